@@ -1,0 +1,59 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
+# Swift is expected at /opt/swift (the machines' toolchain) or on PATH; nothing else is needed
+# for the core and the simulator.
+
+SHELL := /bin/bash
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+BIN_RELEASE := .build/release/aiplatform
+SCENARIOS := $(wildcard scenarios/*.json)
+SEEDS ?= 1..50
+
+.PHONY: all build release run test unit sim-all determinism bench fuzz format lint clean toolchain
+
+all: build
+
+toolchain:
+	@deploy/local/check-toolchain.sh
+
+build: toolchain
+	$(SWIFT) build
+
+release: toolchain
+	$(SWIFT) build -c release --product aiplatform
+
+# Until the production shell exists, `make run` runs the steady-state chaos scenario and writes
+# its report to out/steady-state/report.html.
+run: release
+	$(BIN_RELEASE) sim scenarios/steady-state.json --seed 1 --report out/steady-state
+	@echo "open out/steady-state/report.html (e.g. chromium out/steady-state/report.html)"
+
+# Unit, property and simulation tests. Simulation tests drive the release binary in separate
+# processes (determinism must hold across processes, and release mode keeps them quick).
+test: release
+	AIPLATFORM_BIN=$(CURDIR)/$(BIN_RELEASE) $(SWIFT) test
+
+unit: toolchain
+	$(SWIFT) test --skip SimulationProcessTests
+
+# Every shipped scenario for seeds $(SEEDS).
+sim-all: release
+	@for scenario in $(SCENARIOS); do $(BIN_RELEASE) sim $$scenario --seeds $(SEEDS) | tail -n 1 || exit 1; done
+
+determinism: release
+	@for scenario in $(SCENARIOS); do $(BIN_RELEASE) sim $$scenario --seeds 1..3 --check-determinism || exit 1; done
+
+bench: release
+	deploy/local/bench-sim.sh
+
+fuzz:
+	deploy/local/fuzz.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Simulation Tests
+
+lint:
+	$(SWIFT) format lint --recursive Sources Simulation Tests
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,171 @@
+// Binding the node machines to the simulated world: building their configurations from the
+// scenario, feeding them delivered messages and timers with their own clock's `now`, and
+// performing the actions they return. A single switch per node kind; no decisions live here.
+
+import PlatformCore
+
+extension Simulator {
+    static func deployment(_ scenario: Scenario) -> Deployment {
+        let models = scenario.models.map { model in
+            Deployment.Model(
+                name: model.name,
+                versions: model.versions.map {
+                    Deployment.Version(number: $0.number, state: $0.state, weight: $0.weight, backends: $0.backends.map(BackendID.init))
+                },
+                inputElementsMax: model.inputElementsMax)
+        }
+        return Deployment(models: models, backendCount: scenario.backends.count)
+    }
+
+    static func gatewayConfiguration(
+        _ scenario: Scenario, _ deployment: Deployment, _ index: Int, _ sabotage: Sabotage, _ seed: UInt64
+    ) -> Gateway.Configuration {
+        var configuration = Gateway.Configuration()
+        configuration.gatewayIndex = index
+        configuration.gatewayCount = scenario.gateways
+        configuration.deployment = deployment
+        configuration.keys = scenario.keys.map { Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer) }
+        configuration.rateLimits.overrides = scenario.keys.map {
+            RateLimiter.Override(key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
+        }
+        configuration.defaultTimeout = scenario.defaultTimeout
+        configuration.sabotage = sabotage
+        configuration.seed = seed &+ 0x100 &+ UInt64(index)
+        return configuration
+    }
+
+    static func routerConfiguration(_ scenario: Scenario, _ deployment: Deployment, _ sabotage: Sabotage, seed: UInt64)
+        -> Router.Configuration
+    {
+        var configuration = Router.Configuration()
+        configuration.deployment = deployment
+        configuration.orchestratorCount = scenario.orchestrators
+        configuration.strategy = scenario.strategy
+        configuration.backendHealth = scenario.backendHealth
+        configuration.orchestratorHealth = scenario.orchestratorHealth
+        configuration.sabotage = sabotage
+        configuration.seed = seed &+ 0x200
+        return configuration
+    }
+
+    static func orchestratorConfiguration(
+        _ scenario: Scenario, _ deployment: Deployment, _ index: Int, _ sabotage: Sabotage, _ seed: UInt64
+    ) -> Orchestrator.Configuration {
+        var configuration = Orchestrator.Configuration()
+        configuration.orchestratorIndex = index
+        configuration.deployment = deployment
+        configuration.breaker = scenario.breaker
+        configuration.retry = scenario.retry
+        configuration.budget = scenario.budget
+        configuration.sabotage = sabotage
+        configuration.seed = seed &+ 0x300 &+ UInt64(index)
+        return configuration
+    }
+
+    /// The secret a simulated client presents for a key (the scenario names keys, not secrets).
+    static func credential(_ keyName: String) -> String { "sk-" + keyName }
+
+    func deliver(_ message: Message, from: Int, to: Int) {
+        switch message {
+        case .request(let request):
+            record(node: to, kind: 1, id: request.id.value)
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.request(request), now: localNow(to), into: &gatewayActions)
+            performGateway(gateway)
+        case .response(let response):
+            record(node: to, kind: 2, id: response.id.value)
+            clientReceived(response)
+        case .route(let request, let gateway):
+            record(node: to, kind: 3, id: request.id.value)
+            routerActions.removeAll(keepingCapacity: true)
+            router.handle(.route(request, fromGateway: gateway), now: localNow(to), into: &routerActions)
+            performRouter()
+        case .routeReply(let reply):
+            record(node: to, kind: 4, id: reply.id.value)
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.routerReplied(reply), now: localNow(to), into: &gatewayActions)
+            performGateway(gateway)
+        case .execute(let request):
+            record(node: to, kind: 5, id: request.id.value)
+            let orchestrator = to - layout.orchestrator(0)
+            orchestratorActions.removeAll(keepingCapacity: true)
+            orchestrators[orchestrator].handle(.execute(request), now: localNow(to), into: &orchestratorActions)
+            performOrchestrator(orchestrator)
+        case .executeReply(let reply):
+            record(node: to, kind: 6, id: reply.id.value)
+            routerActions.removeAll(keepingCapacity: true)
+            router.handle(.orchestratorReplied(reply), now: localNow(to), into: &routerActions)
+            performRouter()
+        case .call(let call):
+            record(node: to, kind: 7, id: call.call.value)
+            backendReceived(call, backend: to - layout.backend(0), from: from)
+        case .callReply(let reply):
+            record(node: to, kind: 8, id: reply.call.value)
+            let orchestrator = to - layout.orchestrator(0)
+            orchestratorActions.removeAll(keepingCapacity: true)
+            orchestrators[orchestrator].handle(.backendReplied(reply), now: localNow(to), into: &orchestratorActions)
+            performOrchestrator(orchestrator)
+        }
+    }
+
+    func fireTimer(_ timer: TimerID, node: Int) {
+        if node == layout.router {
+            routerActions.removeAll(keepingCapacity: true)
+            router.handle(.timerFired(timer), now: localNow(node), into: &routerActions)
+            performRouter()
+        } else if node < layout.router {
+            let gateway = node - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.timerFired(timer), now: localNow(node), into: &gatewayActions)
+            performGateway(gateway)
+        } else {
+            let orchestrator = node - layout.orchestrator(0)
+            orchestratorActions.removeAll(keepingCapacity: true)
+            orchestrators[orchestrator].handle(.timerFired(timer), now: localNow(node), into: &orchestratorActions)
+            performOrchestrator(orchestrator)
+        }
+    }
+
+    func performGateway(_ gateway: Int) {
+        let node = layout.gateway(gateway)
+        for action in gatewayActions {
+            switch action {
+            case .forward(let request): send(.route(request, gateway: gateway), from: node, to: layout.router)
+            case .respond(let response): send(.response(response), from: node, to: NodeLayout.client)
+            case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
+            case .observe(let observation): oracles.observe(observation, node: node, time: now, client: client)
+            }
+        }
+    }
+
+    func performRouter() {
+        let node = layout.router
+        for action in routerActions {
+            switch action {
+            case .execute(let request, let orchestrator):
+                send(.execute(request), from: node, to: layout.orchestrator(orchestrator.value))
+            case .reply(let reply, let gateway): send(.routeReply(reply), from: node, to: layout.gateway(gateway))
+            case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
+            case .observe(let observation): oracles.observe(observation, node: node, time: now, client: client)
+            }
+        }
+    }
+
+    func performOrchestrator(_ orchestrator: Int) {
+        let node = layout.orchestrator(orchestrator)
+        for action in orchestratorActions {
+            switch action {
+            case .call(let call): send(.call(call), from: node, to: layout.backend(call.backend.value))
+            case .reply(let reply): send(.executeReply(reply), from: node, to: layout.router)
+            case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
+            case .observe(let observation):
+                if case .callStarted(_, _, let backend, let retry) = observation {
+                    metrics.recordCall(at: now, backend: backend.value, retry: retry)
+                }
+                oracles.observe(observation, node: node, time: now, client: client)
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+// The simulated world around the nodes: open-loop clients, the network between nodes (latency,
+// loss, duplication, reordering, partitions), the backends' service, and fault windows.
+
+import PlatformCore
+
+extension Simulator {
+    func scheduleArrival(stream index: Int, after time: Int64) {
+        let stream = scenario.workload[index]
+        let mean = Duration(nanoseconds: 1_000_000_000 / stream.requestsPerSecond)
+        let next = time + max(workloadRandom[index].exponential(mean: mean).nanoseconds, 1)
+        let end = (stream.end ?? scenario.duration).nanoseconds
+        if next < min(end, scenario.duration.nanoseconds) { queue.schedule(at: next, .arrival(stream: index)) }
+    }
+
+    func arrive(stream index: Int) {
+        let stream = scenario.workload[index]
+        nextRequest += 1
+        let id = RequestID(nextRequest)
+        record(node: NodeLayout.client, kind: 0, id: id.value)
+        var random = workloadRandom[index]
+        let sticky: UInt64 = random.chance(stream.sticky) ? 1 + random.below(UInt64(stream.stickyKeys)) : 0
+        let invalid = random.chance(stream.invalid)
+        workloadRandom[index] = random
+        let credential = stream.key >= 0 ? Simulator.credential(scenario.keys[stream.key].name) : "sk-unknown"
+        let request = InferenceRequest(
+            id: id, credential: credential, model: ModelID(stream.model), version: stream.version,
+            stickyKey: sticky == 0 ? 0 : StableHasher.hash("user-\(sticky)"),
+            inputElements: invalid ? 0 : stream.inputElements, timeout: stream.timeout)
+        let timeout = stream.timeout == .zero ? scenario.defaultTimeout : stream.timeout
+        let deadline = now + timeout.nanoseconds
+        client.sent(
+            id.value,
+            ClientRecord(
+                sentAt: now, deadline: deadline, stream: Int32(index), key: Int32(stream.key),
+                version: Int32(stream.version), answered: false, stickyKey: request.stickyKey),
+            sweepAt: deadline + scenario.responseSlack.nanoseconds + 1_000_000)
+        let gateway = nextGateway
+        nextGateway = (nextGateway + 1) % scenario.gateways
+        send(.request(request), from: NodeLayout.client, to: layout.gateway(gateway))
+        scheduleArrival(stream: index, after: now)
+    }
+
+    func clientReceived(_ response: InferenceResponse) {
+        switch client.answer(response.id.value, at: now, slack: scenario.responseSlack.nanoseconds) {
+        case .unknown, .duplicate:
+            oracles.violate("exactly-one-response", at: now, "\(response.id) answered more than once")
+        case .late(let record):
+            oracles.violate("response-by-deadline", at: now,
+                "\(response.id) answered at \(JSONSeconds.format(now)), deadline \(JSONSeconds.format(record.deadline)) + slack")
+            countResponse(response, record)
+        case .onTime(let record): countResponse(response, record)
+        }
+    }
+
+    func countResponse(_ response: InferenceResponse, _ record: ClientRecord) {
+        var error: ErrorKind?
+        if case .failed(let kind, _) = response.outcome {
+            error = kind
+            if kind == .timeout { oracles.hit(.requestTimedOut) }
+            if kind == .unavailable { oracles.hit(.requestUnavailable) }
+        }
+        metrics.recordResponse(
+            at: now, latency: now - record.sentAt, key: Int(record.key), error: error,
+            recoveredPhase: record.sentAt >= recoveredFrom)
+    }
+
+    func sweep(upTo time: Int64) {
+        client.sweep(upTo: time) { id, record in
+            oracles.violate("exactly-one-response", at: min(time, horizon),
+                "req#\(id) sent at \(JSONSeconds.format(record.sentAt)) never answered (deadline \(JSONSeconds.format(record.deadline)))")
+        }
+    }
+
+    func backendReceived(_ call: BackendCall, backend index: Int, from: Int) {
+        switch backends[index].admit(call.call, replyTo: from) {
+        case .start(let service):
+            queue.schedule(at: now + service, .serviceDone(backend: index, epoch: backends[index].epoch,
+                call: call.call, replyTo: from))
+        case .queued, .dropped: break
+        case .refused:
+            oracles.hit(.backendOverloaded)
+            send(.callReply(BackendReply(call: call.call, failure: .overloaded)), from: layout.backend(index), to: from)
+        case .connectionRefused:
+            send(.callReply(BackendReply(call: call.call, failure: .connectionFailed)), from: layout.backend(index), to: from)
+        }
+    }
+
+    /// Puts a message on the wire: partitions and loss drop it, latency delays it, reordering
+    /// holds some back, duplication sends a second copy.
+    func send(_ message: Message, from: Int, to: Int) {
+        let link = from * layout.count + to
+        if partitions[link] > 0 {
+            networkDropped += 1
+            oracles.hit(.networkDropped)
+            return
+        }
+        let network = scenario.network
+        let betweenNodes = from != NodeLayout.client && to != NodeLayout.client
+        if betweenNodes {
+            let loss = max(network.loss.partsPerMillion, linkLoss[link])
+            if loss > 0 && networkRandom.chance(Ratio(partsPerMillion: loss)) {
+                oracles.hit(.networkDropped)
+                return
+            }
+        }
+        queue.schedule(at: now + latency(betweenNodes: betweenNodes), .deliver(from: from, to: to, message))
+        if betweenNodes && network.duplication.partsPerMillion > 0 && networkRandom.chance(network.duplication) {
+            oracles.hit(.networkDuplicated)
+            queue.schedule(at: now + latency(betweenNodes: true), .deliver(from: from, to: to, message))
+        }
+    }
+
+    func latency(betweenNodes: Bool) -> Int64 {
+        let network = scenario.network
+        var delay = (network.latencyBase + networkRandom.exponential(mean: network.latencyMeanExtra)).nanoseconds
+        if betweenNodes && network.reorder.partsPerMillion > 0 && networkRandom.chance(network.reorder) {
+            oracles.hit(.networkReordered)
+            delay += networkRandom.between(0, network.reorderDelayMax.nanoseconds)
+        }
+        return max(delay, 1)
+    }
+
+    func applyFault(_ index: Int, starting: Bool) {
+        let fault = scenario.faults[index]
+        switch fault.kind {
+        case .crash:
+            if starting { backends[fault.backend].crash() } else { backends[fault.backend].crashed = false }
+        case .hang:
+            if starting { backends[fault.backend].hang() } else { backends[fault.backend].hung = false }
+        case .slowdown: backends[fault.backend].slowdownFactor = starting ? fault.factor : 1
+        case .errors: backends[fault.backend].errorRate = starting ? fault.rate : scenario.backends[fault.backend].errorRate
+        case .partition, .loss:
+            let forward = fault.nodes.0 * layout.count + fault.nodes.1
+            let backward = fault.nodes.1 * layout.count + fault.nodes.0
+            if fault.kind == .partition {
+                partitions[forward] += starting ? 1 : -1
+                partitions[backward] += starting ? 1 : -1
+            } else {
+                linkLoss[forward] = starting ? fault.rate.partsPerMillion : 0
+                linkLoss[backward] = starting ? fault.rate.partsPerMillion : 0
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+// A count of events over the last `window` of time, kept as a fixed ring of buckets so memory is bounded and
+// expiry costs at most one pass over the ring. Buckets are aligned to absolute time (bucket k covers
+// [k*width, (k+1)*width)), so two counters with the same window and bucket count expire in lockstep.
+
+/// Counts events in a sliding time window split into fixed buckets (a ring); old buckets expire as time advances.
+///
+/// The window at `now` is the bucket holding `now` plus the `buckets - 1` buckets before it, so it spans between
+/// `(buckets - 1) * width` and `buckets * width` of time, where `width = window / buckets` (rounded down).
+/// Time that goes backwards is treated as the latest bucket seen, never as a crash or a rewind.
+public struct SlidingWindowCounter: Sendable, Equatable {
+    /// The window length asked for at creation.
+    public let window: Duration
+    /// The time each bucket covers, `window / buckets` rounded down.
+    public let bucketWidth: Duration
+    /// Counts per bucket; the bucket with absolute index k lives at `k mod counts.count`.
+    private var counts: [Int64]
+    /// Absolute index of the newest bucket seen, or nil before any time has been seen.
+    private var latestBucketIndex: Int64?
+
+    /// A counter over `window` split into `buckets` buckets (1...1024); `window` must give each bucket >= 1 ns.
+    public init(window: Duration, buckets: Int) {
+        precondition((1...1024).contains(buckets), "buckets must be in 1...1024, got \(buckets)")
+        precondition(window > .zero, "a sliding window must be longer than zero")
+        precondition(window.nanoseconds >= Int64(buckets), "window \(window) is too short for \(buckets) buckets")
+        self.window = window
+        self.bucketWidth = Duration(nanoseconds: window.nanoseconds / Int64(buckets))
+        self.counts = Array(repeating: 0, count: buckets)
+        self.latestBucketIndex = nil
+    }
+
+    /// The number of buckets in the ring.
+    public var bucketCount: Int { counts.count }
+
+    /// Adds `count` (>= 0) events at `now`.
+    public mutating func add(_ count: Int64 = 1, now: Instant) {
+        precondition(count >= 0, "a sliding window counter only counts up, got \(count)")
+        let position = advance(to: now)
+        counts[position] += count
+    }
+
+    /// The sum of the buckets still inside the window at `now`.
+    public mutating func total(now: Instant) -> Int64 {
+        advance(to: now)
+        var sum: Int64 = 0
+        for count in counts { sum += count }
+        return sum
+    }
+
+    /// Forgets every event; the latest time seen is kept so a later earlier `now` still counts as the latest.
+    public mutating func reset() {
+        for position in counts.indices { counts[position] = 0 }
+    }
+
+    /// Moves the ring forward to the bucket of `now`, clearing buckets that fell out of the window, and returns
+    /// the ring position of the bucket that events at `now` belong to.
+    @discardableResult
+    private mutating func advance(to now: Instant) -> Int {
+        let bucketIndex = Self.floorDivide(now.nanoseconds, bucketWidth.nanoseconds)
+        guard let latest = latestBucketIndex else {
+            latestBucketIndex = bucketIndex
+            return position(of: bucketIndex)
+        }
+        if bucketIndex <= latest { return position(of: latest) }
+        let stepCount = bucketIndex - latest
+        if stepCount >= Int64(counts.count) {
+            for position in counts.indices { counts[position] = 0 }
+        } else {
+            var cleared = latest + 1
+            while cleared <= bucketIndex {
+                counts[position(of: cleared)] = 0
+                cleared += 1
+            }
+        }
+        latestBucketIndex = bucketIndex
+        return position(of: bucketIndex)
+    }
+
+    /// The ring position of an absolute bucket index (non-negative even for negative indices).
+    private func position(of bucketIndex: Int64) -> Int {
+        let ringSize = Int64(counts.count)
+        let remainder = bucketIndex % ringSize
+        return Int(remainder < 0 ? remainder + ringSize : remainder)
+    }
+
+    /// Division rounded towards negative infinity, so instants before zero land in the right bucket.
+    private static func floorDivide(_ dividend: Int64, _ divisor: Int64) -> Int64 {
+        let quotient = dividend / divisor
+        return (dividend % divisor != 0 && (dividend < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}

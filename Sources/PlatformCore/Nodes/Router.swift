@@ -1,0 +1,236 @@
+// The router node: chooses a model version (pinned, or by weighted canary split), a backend of
+// that version (round-robin or least-latency with two random choices) and an orchestrator to run
+// it, skipping backends and orchestrators its health tracking has ejected. It learns backend
+// latency and health from the orchestrators' replies, and orchestrator health from timeouts.
+
+/// The router machine: route requests in, execute requests out.
+public struct Router: Sendable {
+    /// How a backend is chosen within a version's pool.
+    public enum Strategy: String, Sendable, Hashable {
+        case roundRobin
+        case leastLatency
+    }
+
+    public struct Configuration: Sendable {
+        public var deployment = Deployment(models: [], backendCount: 0)
+        public var orchestratorCount: Int = 1
+        public var strategy: Strategy = .leastLatency
+        public var leastLatency = LeastLatencyPicker.Configuration()
+        public var backendHealth = HealthTracker.Configuration()
+        public var orchestratorHealth = HealthTracker.Configuration()
+        /// Kept back from the budget so the router's own answer reaches the gateway in time.
+        public var replyMargin: Duration = .milliseconds(2)
+        public var pendingMax: Int = 100_000
+        public var sabotage: Sabotage = []
+        public var seed: UInt64 = 2
+        public init() {}
+    }
+
+    /// What the router is told.
+    public enum Input: Sendable {
+        /// A gateway asks to route a request.
+        case route(RouteRequest, fromGateway: Int)
+        /// An orchestrator finished a request.
+        case orchestratorReplied(ExecuteReply)
+        /// A timer the router set has fired.
+        case timerFired(TimerID)
+    }
+
+    /// What the router asks its shell to do.
+    public enum Action: Sendable {
+        /// Send this request to an orchestrator.
+        case execute(ExecuteRequest, to: OrchestratorID)
+        /// Answer a gateway.
+        case reply(RouteReply, toGateway: Int)
+        /// Call back with `timerFired` at this instant of the router's clock.
+        case setTimer(TimerID, at: Instant)
+        /// Report a fact for telemetry and oracles.
+        case observe(Observation)
+    }
+
+    struct Pending {
+        var gateway: Int
+        var backend: BackendID
+        var pool: Int
+        var member: Int
+        var orchestrator: OrchestratorID
+        var sentAt: Instant
+    }
+
+    /// One version's backends and the picker that chooses among them.
+    struct Pool {
+        var backends: [BackendID]
+        var roundRobin = RoundRobinPicker()
+        var leastLatency: LeastLatencyPicker
+    }
+
+    public let configuration: Configuration
+    var splits: [TrafficSplit?]
+    /// poolIndex[model][versionPosition] -> index into `pools`.
+    var poolIndex: [[Int]]
+    var pools: [Pool]
+    var backendHealth: HealthTracker
+    var orchestratorHealth: HealthTracker
+    var orchestratorPicker = RoundRobinPicker()
+    var pending = IdentifierTable<Pending>(capacity: 1_024)
+    var random: SeededRandom
+    var healthEvents: [HealthTracker.Event] = []
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        var backendHealthConfiguration = configuration.backendHealth
+        if configuration.sabotage.contains(.staleHealth) { backendHealthConfiguration.neverReadmits = true }
+        backendHealth = HealthTracker(
+            memberCount: configuration.deployment.backendCount, configuration: backendHealthConfiguration)
+        orchestratorHealth = HealthTracker(
+            memberCount: configuration.orchestratorCount, configuration: configuration.orchestratorHealth)
+        random = SeededRandom(seed: configuration.seed, stream: 0x2047)
+        splits = []
+        poolIndex = []
+        pools = []
+        let ignoresWeights = configuration.sabotage.contains(.canaryIgnoresWeight)
+        for model in configuration.deployment.models {
+            let entries = model.versions.filter { $0.state.takesTraffic && $0.weight > 0 }
+                .map { TrafficSplit.Entry(version: $0.number, weight: $0.weight) }
+            splits.append(entries.isEmpty ? nil : TrafficSplit(entries: entries, ignoresWeights: ignoresWeights))
+            var indices: [Int] = []
+            for version in model.versions {
+                indices.append(pools.count)
+                pools.append(
+                    Pool(
+                        backends: version.backends,
+                        leastLatency: LeastLatencyPicker(
+                            memberCount: version.backends.count, configuration: configuration.leastLatency)))
+            }
+            poolIndex.append(indices)
+        }
+    }
+
+    /// Requests sent to orchestrators and not yet answered.
+    public var pendingCount: Int { pending.count }
+
+    /// Feeds one input; actions are appended in the order the shell must perform them.
+    public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
+        advanceHealth(now: now, into: &actions)
+        switch input {
+        case .route(let request, let gateway): route(request, from: gateway, now: now, into: &actions)
+        case .orchestratorReplied(let reply):
+            guard let entry = pending.removeValue(forKey: reply.id.value) else { return }
+            orchestratorHealth.recordSuccess(member: entry.orchestrator.value, now: now)
+            if reply.preferredBackendFailed {
+                pools[entry.pool].leastLatency.record(member: entry.member, latency: now - entry.sentAt)
+                if let event = backendHealth.recordFailure(member: entry.backend.value, now: now) {
+                    observe(event, into: &actions)
+                }
+            } else {
+                pools[entry.pool].leastLatency.record(member: entry.member, latency: now - entry.sentAt)
+                backendHealth.recordSuccess(member: entry.backend.value, now: now)
+            }
+            actions.append(.reply(RouteReply(id: reply.id, outcome: reply.outcome), toGateway: entry.gateway))
+        case .timerFired(let timer):
+            let id = RequestID(timer.value)
+            guard let entry = pending.removeValue(forKey: id.value) else { return }
+            pools[entry.pool].leastLatency.release(member: entry.member)
+            actions.append(.observe(.orchestratorTimedOut(id, entry.orchestrator)))
+            if let event = orchestratorHealth.recordFailure(member: entry.orchestrator.value, now: now) {
+                observeOrchestrator(event, into: &actions)
+            }
+            actions.append(
+                .reply(RouteReply(id: id, outcome: .failed(.timeout, retryAfter: .zero)), toGateway: entry.gateway))
+        }
+    }
+
+    mutating func route(_ request: RouteRequest, from gateway: Int, now: Instant, into actions: inout [Action]) {
+        guard !pending.contains(request.id.value) else { return }  // a duplicate delivery: the first copy is in flight
+        guard let (versionPosition, version) = chooseVersion(request) else {
+            return actions.append(.reply(Self.failure(request.id, .badRequest), toGateway: gateway))
+        }
+        let poolNumber = poolIndex[request.model.value][versionPosition]
+        guard pending.count < configuration.pendingMax, !pools[poolNumber].backends.isEmpty,
+            let member = pickBackend(pool: poolNumber)
+        else {
+            return actions.append(.reply(Self.failure(request.id, .unavailable), toGateway: gateway))
+        }
+        let backend = pools[poolNumber].backends[member]
+        let orchestrator = pickOrchestrator()
+        let budget = request.budget - configuration.replyMargin
+        pending[request.id.value] = Pending(
+            gateway: gateway, backend: backend, pool: poolNumber, member: member, orchestrator: orchestrator, sentAt: now)
+        actions.append(
+            .observe(
+                .routed(
+                    request.id, model: request.model, version: version.number, state: version.state, backend: backend,
+                    via: orchestrator)))
+        actions.append(.setTimer(TimerID(request.id.value), at: now + budget))
+        actions.append(
+            .execute(
+                ExecuteRequest(
+                    id: request.id, model: request.model, version: version.number, preferredBackend: backend,
+                    inputElements: request.inputElements, budget: budget),
+                to: orchestrator))
+    }
+
+    /// The version to serve: the pinned one if it takes traffic, else the canary split's choice.
+    mutating func chooseVersion(_ request: RouteRequest) -> (Int, Deployment.Version)? {
+        guard let model = configuration.deployment.model(request.model) else { return nil }
+        var number = request.version
+        if number == 0 {
+            guard let split = splits[request.model.value] else { return nil }
+            number = split.choose(stickyKey: request.stickyKey == 0 ? nil : request.stickyKey, random: &random)
+        }
+        guard let position = model.versions.firstIndex(where: { $0.number == number }) else { return nil }
+        let version = model.versions[position]
+        return version.state.takesTraffic ? (position, version) : nil
+    }
+
+    /// A backend of the pool that health tracking allows; all of them when none is allowed
+    /// (panic routing beats refusing everything).
+    mutating func pickBackend(pool poolNumber: Int) -> Int? {
+        let backends = pools[poolNumber].backends
+        let health = backendHealth
+        var eligible: (Int) -> Bool = { health.isAvailable(backends[$0].value) }
+        if !backends.indices.contains(where: eligible) { eligible = { _ in true } }
+        switch configuration.strategy {
+        case .roundRobin:
+            return pools[poolNumber].roundRobin.pick(count: backends.count, isEligible: eligible)
+        case .leastLatency:
+            return pools[poolNumber].leastLatency.pick(count: backends.count, isEligible: eligible, random: &random)
+        }
+    }
+
+    mutating func pickOrchestrator() -> OrchestratorID {
+        let health = orchestratorHealth
+        let count = configuration.orchestratorCount
+        if let member = orchestratorPicker.pick(count: count, isEligible: { health.isAvailable($0) }) {
+            return OrchestratorID(member)
+        }
+        return OrchestratorID(orchestratorPicker.pick(count: count, isEligible: { _ in true }) ?? 0)
+    }
+
+    mutating func advanceHealth(now: Instant, into actions: inout [Action]) {
+        healthEvents.removeAll(keepingCapacity: true)
+        backendHealth.advance(now: now, into: &healthEvents)
+        for event in healthEvents { observe(event, into: &actions) }
+        healthEvents.removeAll(keepingCapacity: true)
+        orchestratorHealth.advance(now: now, into: &healthEvents)
+        for event in healthEvents { observeOrchestrator(event, into: &actions) }
+    }
+
+    func observeOrchestrator(_ event: HealthTracker.Event, into actions: inout [Action]) {
+        switch event {
+        case .ejected(let member, _): actions.append(.observe(.orchestratorEjected(OrchestratorID(member))))
+        case .readmitted(let member): actions.append(.observe(.orchestratorReadmitted(OrchestratorID(member))))
+        }
+    }
+
+    func observe(_ event: HealthTracker.Event, into actions: inout [Action]) {
+        switch event {
+        case .ejected(let member, _): actions.append(.observe(.backendEjected(BackendID(member))))
+        case .readmitted(let member): actions.append(.observe(.backendReadmitted(BackendID(member))))
+        }
+    }
+
+    static func failure(_ id: RequestID, _ kind: ErrorKind) -> RouteReply {
+        RouteReply(id: id, outcome: .failed(kind, retryAfter: kind == .unavailable ? .seconds(1) : .zero))
+    }
+}

@@ -1,0 +1,38 @@
+// Deliberate breakage, for proving that the simulator's oracles can fail. A sabotage switches off
+// one mechanism in the machines; a shipped scenario must then report the matching invariant.
+// Production shells never set any of these.
+
+/// The mechanisms a run may deliberately break.
+public struct Sabotage: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Circuit breakers never open.
+    public static let noBreaker = Sabotage(rawValue: 1 << 0)
+    /// Retries ignore the retry budget.
+    public static let unboundedRetries = Sabotage(rawValue: 1 << 1)
+    /// The gateway admits every request whatever the key's rate limit says.
+    public static let noRateLimit = Sabotage(rawValue: 1 << 2)
+    /// The router splits traffic uniformly across versions, ignoring canary weights.
+    public static let canaryIgnoresWeight = Sabotage(rawValue: 1 << 3)
+    /// The gateway sometimes drops the reply to a client.
+    public static let lostReply = Sabotage(rawValue: 1 << 4)
+    /// Ejected backends are never re-admitted.
+    public static let staleHealth = Sabotage(rawValue: 1 << 5)
+
+    /// Every sabotage with its command-line name, in a fixed order.
+    public static let named: [(name: String, sabotage: Sabotage)] = [
+        ("no-breaker", .noBreaker),
+        ("unbounded-retries", .unboundedRetries),
+        ("no-rate-limit", .noRateLimit),
+        ("canary-ignores-weight", .canaryIgnoresWeight),
+        ("lost-reply", .lostReply),
+        ("stale-health", .staleHealth),
+    ]
+
+    /// The sabotage for a command-line name, or nil when the name is unknown.
+    public init?(name: String) {
+        guard let entry = Sabotage.named.first(where: { $0.name == name }) else { return nil }
+        self = entry.sabotage
+    }
+}

@@ -1,0 +1,37 @@
+// The `aiplatform` command: one binary for every role. This issue's subcommand is `sim` (seeded
+// chaos scenarios in the deterministic simulator); `serve` and `replay` arrive with the
+// production shell.
+
+import Foundation
+
+let usage = """
+    usage: aiplatform <command> [options]
+
+    commands:
+      sim SCENARIO.json [--seed N | --seeds A..B] [--json] [--report DIR] [--sabotage NAME]
+                        [--check-determinism] [--jobs N]
+          Run a chaos scenario in the deterministic simulator, one line per seed, then a summary.
+          Exit status: 0 no invariant broke, 1 an invariant broke, 2 bad input.
+      help              Show this text.
+
+    sabotages (deliberately break one mechanism to prove the oracles catch it):
+      no-breaker, unbounded-retries, no-rate-limit, canary-ignores-weight, lost-reply, stale-health
+
+    """
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else {
+    FileHandle.standardError.write(Data(usage.utf8))
+    exit(2)
+}
+arguments.removeFirst()
+switch command {
+case "sim":
+    exit(SimCommand.main(arguments))
+case "help", "--help", "-h":
+    print(usage, terminator: "")
+    exit(0)
+default:
+    FileHandle.standardError.write(Data("aiplatform: unknown command \"\(command)\"\n\n\(usage)".utf8))
+    exit(2)
+}

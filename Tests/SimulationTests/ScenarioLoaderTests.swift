@@ -1,0 +1,81 @@
+// Scenario files are user input: every mistake must come back as an error naming the file, the
+// field and what was expected, and every shipped scenario must load.
+
+import Foundation
+import Testing
+
+@testable import Simulation
+
+@Suite struct ScenarioLoaderTests {
+    static let minimal = """
+        {"name": "tiny", "durationSeconds": 10, "faultsEndSeconds": 2, "recoveryBoundSeconds": 2,
+         "backends": [{"name": "b1"}],
+         "models": [{"name": "m", "versions": [{"version": 1, "backends": ["b1"]}]}],
+         "keys": [{"name": "k"}],
+         "workload": [{"key": "k", "requestsPerSecond": 10}]}
+        """
+
+    func error(_ text: String) -> String {
+        do {
+            _ = try Scenario.load(json: text, file: "x.json")
+            return "no error"
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func minimalScenarioLoadsWithDefaults() throws {
+        let scenario = try Scenario.load(json: Self.minimal, file: "x.json")
+        #expect(scenario.name == "tiny")
+        #expect(scenario.backends[0].concurrency == 8)
+        #expect(scenario.workload[0].requestsPerSecond == 10)
+        #expect(scenario.layout.count == 6)
+    }
+
+    @Test func shippedScenariosLoad() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scenarios")
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }
+        #expect(files.count >= 8)
+        for file in files.sorted() {
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            let scenario = try Scenario.load(json: text, file: file)
+            #expect(scenario.name + ".json" == file, "a scenario's name matches its file name")
+        }
+    }
+
+    @Test func invalidJSONNamesTheFileAndPosition() {
+        #expect(error("{\"name\": }").hasPrefix("x.json: not valid JSON: line 1, column 10"))
+    }
+
+    @Test func wrongTypeNamesTheField() {
+        let text = Self.minimal.replacingOccurrences(of: "\"requestsPerSecond\": 10", with: "\"requestsPerSecond\": \"fast\"")
+        #expect(error(text) == "x.json: workload[0].requestsPerSecond: expected an integer between 1 and 1000000, got a string")
+    }
+
+    @Test func unknownFieldIsRefused() {
+        let text = Self.minimal.replacingOccurrences(of: "\"name\": \"b1\"", with: "\"name\": \"b1\", \"concurency\": 4")
+        #expect(error(text).hasPrefix("x.json: backends[0].concurency: unknown field"))
+    }
+
+    @Test func unknownReferenceIsRefused() {
+        let text = Self.minimal.replacingOccurrences(of: "\"backends\": [\"b1\"]", with: "\"backends\": [\"b9\"]")
+        #expect(error(text) == "x.json: models[0].versions[0].backends[0]: no backend named \"b9\"")
+    }
+
+    @Test func faultOutsideTheSafetyPhaseIsRefused() {
+        let text = Self.minimal.replacingOccurrences(
+            of: "\"keys\"", with: "\"faults\": [{\"kind\": \"crash\", \"target\": \"b1\", \"fromSeconds\": 1, \"toSeconds\": 5}], \"keys\"")
+        #expect(error(text) == "x.json: faults[0].toSeconds: faults must end by faultsEndSeconds (the safety phase)")
+    }
+
+    @Test func missingFieldIsNamed() {
+        let text = Self.minimal.replacingOccurrences(of: "\"name\": \"tiny\",", with: "")
+        #expect(error(text) == "x.json: missing field `name` (a string)")
+    }
+
+    @Test func unknownInvariantIsRefused() {
+        let text = Self.minimal.replacingOccurrences(of: "\"keys\"", with: "\"checks\": [\"no-bugs\"], \"keys\"")
+        #expect(error(text).hasPrefix("x.json: checks[0]: unknown invariant \"no-bugs\""))
+    }
+}
