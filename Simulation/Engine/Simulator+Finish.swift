@@ -20,7 +20,8 @@ extension Simulator {
         let hash = history.value
         let report = buildReport(hash: hash)
         return RunOutcome(
-            report: report, historyHash: hash, violationCount: oracles.violationCount, sometimesHits: oracles.sometimesHits)
+            report: report, historyHash: hash, violationCount: oracles.violationCount,
+            sometimesHits: oracles.sometimesHits)
     }
 
     func checkLiveness() {
@@ -29,13 +30,17 @@ extension Simulator {
             for backend in 0..<scenario.backends.count {
                 let phase = oracles.breakerPhases[orchestrator * scenario.backends.count + backend]
                 if phase != .closed {
-                    oracles.violate("liveness-breakers-closed", at: end,
-                        "orchestrator-\(orchestrator)'s breaker for \(scenario.backends[backend].name) is still \(Oracles.name(phase)) at the end")
+                    oracles.violate(
+                        "liveness-breakers-closed", at: end,
+                        "orchestrator-\(orchestrator)'s breaker for \(scenario.backends[backend].name) is "
+                            + "still \(Oracles.name(phase)) at the end"
+                    )
                 }
             }
         }
         for (backend, ejected) in oracles.backendEjected.enumerated() where ejected {
-            oracles.violate("liveness-readmitted", at: end,
+            oracles.violate(
+                "liveness-readmitted", at: end,
                 "\(scenario.backends[backend].name) is still ejected by the router at the end")
         }
         for (orchestrator, ejected) in oracles.orchestratorEjected.enumerated() where ejected {
@@ -44,20 +49,30 @@ extension Simulator {
         if metrics.recovered.total >= 20 {
             let p99 = metrics.recovered.percentileMilliseconds(99)
             if p99 > Double(scenario.sloP99.nanoseconds) / 1e6 {
-                oracles.violate("liveness-latency-slo", at: end,
-                    "p99 \(JSONSeconds.milliseconds(p99)) after recovery (from \(JSONSeconds.format(recoveredFrom))), SLO \(scenario.sloP99)")
+                oracles.violate(
+                    "liveness-latency-slo", at: end,
+                    "p99 \(JSONSeconds.milliseconds(p99)) after recovery (from "
+                        + "\(JSONSeconds.format(recoveredFrom))), SLO \(scenario.sloP99)"
+                )
             }
         }
         if metrics.recoveredRequests >= 100
-            && Int64(metrics.recoveredFailures) * 1_000_000 > scenario.errorRateMax.partsPerMillion * Int64(metrics.recoveredRequests)
+            && Int64(metrics.recoveredFailures) * 1_000_000 > scenario.errorRateMax.partsPerMillion
+                * Int64(metrics.recoveredRequests)
         {
-            oracles.violate("liveness-errors", at: end,
-                "\(metrics.recoveredFailures) of \(metrics.recoveredRequests) requests failed (503/504) after recovery, allowed \(scenario.errorRateMax)")
+            oracles.violate(
+                "liveness-errors", at: end,
+                "\(metrics.recoveredFailures) of \(metrics.recoveredRequests) requests failed (503/504) after "
+                    + "recovery, allowed \(scenario.errorRateMax)"
+            )
         }
-        let stuck = gateways.map(\.pendingCount).reduce(0, +) + router.pendingCount
+        let stuck =
+            gateways.map(\.pendingCount).reduce(0, +) + router.pendingCount
             + orchestrators.map(\.executionCount).reduce(0, +)
         if stuck > 0 {
-            oracles.violate("liveness-drained", at: end, "\(stuck) requests still pending in gateways, router or orchestrators at the end")
+            oracles.violate(
+                "liveness-drained", at: end,
+                "\(stuck) requests still pending in gateways, router or orchestrators at the end")
         }
     }
 
@@ -73,8 +88,12 @@ extension Simulator {
                 let mean = Double(total) * expected
                 let bound = 5 * (Double(total) * expected * (1 - expected)).squareRoot() + 5
                 if abs(Double(counts[position]) - mean) > bound {
-                    oracles.violate("canary-share", at: horizon,
-                        "\(model.name) v\(version.number) got \(counts[position]) of \(total) unpinned requests; weight \(weights[position])/\(weightTotal) expects \(Int(mean)) ± \(Int(bound))")
+                    oracles.violate(
+                        "canary-share", at: horizon,
+                        "\(model.name) v\(version.number) got \(counts[position]) of \(total) unpinned "
+                            + "requests; weight \(weights[position])/\(weightTotal) expects \(Int(mean)) ± "
+                            + "\(Int(bound))"
+                    )
                 }
             }
         }
@@ -88,8 +107,11 @@ extension Simulator {
             }
             let p99 = figures.latency.percentileMilliseconds(99)
             if figures.latency.total >= 20 && p99 > Double(scenario.sloP99.nanoseconds) / 1e6 {
-                oracles.violate("key-slo", at: horizon,
-                    "protected key \(key.name) p99 \(JSONSeconds.milliseconds(p99)) over the run, SLO \(scenario.sloP99)")
+                oracles.violate(
+                    "key-slo", at: horizon,
+                    "protected key \(key.name) p99 \(JSONSeconds.milliseconds(p99)) over the run, SLO "
+                        + "\(scenario.sloP99)"
+                )
             }
         }
     }
@@ -99,8 +121,13 @@ extension Simulator {
             let counts = oracles.expectationCalls[index]
             guard counts.pool > 0 else { continue }
             if Int64(counts.backend) * 1_000_000 > expectation.share.partsPerMillion * Int64(counts.pool) {
-                oracles.violate("expectation", at: expectation.end.nanoseconds,
-                    "\(scenario.backends[expectation.backend].name) got \(counts.backend) of \(counts.pool) calls of its pool between \(JSONSeconds.format(expectation.start.nanoseconds)) and \(JSONSeconds.format(expectation.end.nanoseconds)), at most \(expectation.share) expected")
+                oracles.violate(
+                    "expectation", at: expectation.end.nanoseconds,
+                    "\(scenario.backends[expectation.backend].name) got \(counts.backend) of \(counts.pool) "
+                        + "calls of its pool between \(JSONSeconds.format(expectation.start.nanoseconds)) and "
+                        + "\(JSONSeconds.format(expectation.end.nanoseconds)), at most "
+                        + "\(expectation.share) expected"
+                )
             }
         }
     }

@@ -10,7 +10,9 @@ extension Simulator {
             Deployment.Model(
                 name: model.name,
                 versions: model.versions.map {
-                    Deployment.Version(number: $0.number, state: $0.state, weight: $0.weight, backends: $0.backends.map(BackendID.init))
+                    Deployment.Version(
+                        number: $0.number, state: $0.state, weight: $0.weight, backends: $0.backends.map(BackendID.init)
+                    )
                 },
                 inputElementsMax: model.inputElementsMax)
         }
@@ -24,9 +26,12 @@ extension Simulator {
         configuration.gatewayIndex = index
         configuration.gatewayCount = scenario.gateways
         configuration.deployment = deployment
-        configuration.keys = scenario.keys.map { Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer) }
+        configuration.keys = scenario.keys.map {
+            Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer)
+        }
         configuration.rateLimits.overrides = scenario.keys.map {
-            RateLimiter.Override(key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
+            RateLimiter.Override(
+                key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
         }
         configuration.defaultTimeout = scenario.defaultTimeout
         configuration.sabotage = sabotage

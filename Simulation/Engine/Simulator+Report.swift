@@ -25,7 +25,9 @@ extension Simulator {
                 let transitions = oracles.breakerTransitions[orchestrator * scenario.backends.count + backend]
                 guard !transitions.isEmpty else { continue }
                 breakers.append(
-                    BreakerTrack(name: "orchestrator-\(orchestrator) → \(scenario.backends[backend].name)", transitions: transitions))
+                    BreakerTrack(
+                        name: "orchestrator-\(orchestrator) → \(scenario.backends[backend].name)",
+                        transitions: transitions))
             }
         }
         var backendTraffic: [BackendTraffic] = []
@@ -40,7 +42,9 @@ extension Simulator {
                 }
             }
             backendTraffic.append(
-                BackendTraffic(name: backend.name, model: modelName, version: versionNumber, callsPerBucket: metrics.backendCalls[index]))
+                BackendTraffic(
+                    name: backend.name, model: modelName, version: versionNumber,
+                    callsPerBucket: metrics.backendCalls[index]))
         }
         var keys = scenario.keys.enumerated().map { index, key in
             let figures = metrics.keys[index]
@@ -49,17 +53,23 @@ extension Simulator {
                 p99Milliseconds: figures.latency.percentileMilliseconds(99))
         }
         if let unknown = metrics.keys.last, unknown.requests > 0 {
-            keys.append(KeySummary(key: "(unknown credential)", requests: unknown.requests, ok: unknown.ok, rateLimited: 0, p99Milliseconds: 0))
+            keys.append(
+                KeySummary(
+                    key: "(unknown credential)", requests: unknown.requests, ok: unknown.ok, rateLimited: 0,
+                    p99Milliseconds: 0))
         }
         let faults = scenario.faults.map {
-            FaultWindow(kind: $0.kind.rawValue, target: $0.targetName, startSeconds: Double($0.start.nanoseconds) / 1e9,
+            FaultWindow(
+                kind: $0.kind.rawValue, target: $0.targetName, startSeconds: Double($0.start.nanoseconds) / 1e9,
                 endSeconds: Double($0.end.nanoseconds) / 1e9)
         }
         let errors = ErrorKind.allCases.sorted { $0.name < $1.name }.map {
             ErrorCount(kind: $0.name, status: $0.httpStatus, count: metrics.errors[Int($0.rawValue)])
         }
         let sometimes = scenario.sometimes.compactMap { name in
-            Scenario.sometimesNames.firstIndex(of: name).map { SometimesProperty(name: name, hits: oracles.sometimesHits[$0]) }
+            Scenario.sometimesNames.firstIndex(of: name).map {
+                SometimesProperty(name: name, hits: oracles.sometimesHits[$0])
+            }
         }
         return RunReport(
             scenario: scenario.name, description: scenario.description, seed: seed,

@@ -45,8 +45,11 @@ extension Simulator {
         case .unknown, .duplicate:
             oracles.violate("exactly-one-response", at: now, "\(response.id) answered more than once")
         case .late(let record):
-            oracles.violate("response-by-deadline", at: now,
-                "\(response.id) answered at \(JSONSeconds.format(now)), deadline \(JSONSeconds.format(record.deadline)) + slack")
+            oracles.violate(
+                "response-by-deadline", at: now,
+                "\(response.id) answered at \(JSONSeconds.format(now)), deadline "
+                    + "\(JSONSeconds.format(record.deadline)) + slack"
+            )
             countResponse(response, record)
         case .onTime(let record): countResponse(response, record)
         }
@@ -66,22 +69,30 @@ extension Simulator {
 
     func sweep(upTo time: Int64) {
         client.sweep(upTo: time) { id, record in
-            oracles.violate("exactly-one-response", at: min(time, horizon),
-                "req#\(id) sent at \(JSONSeconds.format(record.sentAt)) never answered (deadline \(JSONSeconds.format(record.deadline)))")
+            oracles.violate(
+                "exactly-one-response", at: min(time, horizon),
+                "req#\(id) sent at \(JSONSeconds.format(record.sentAt)) never answered (deadline "
+                    + "\(JSONSeconds.format(record.deadline)))"
+            )
         }
     }
 
     func backendReceived(_ call: BackendCall, backend index: Int, from: Int) {
         switch backends[index].admit(call.call, replyTo: from) {
         case .start(let service):
-            queue.schedule(at: now + service, .serviceDone(backend: index, epoch: backends[index].epoch,
-                call: call.call, replyTo: from))
+            queue.schedule(
+                at: now + service,
+                .serviceDone(
+                    backend: index, epoch: backends[index].epoch,
+                    call: call.call, replyTo: from))
         case .queued, .dropped: break
         case .refused:
             oracles.hit(.backendOverloaded)
             send(.callReply(BackendReply(call: call.call, failure: .overloaded)), from: layout.backend(index), to: from)
         case .connectionRefused:
-            send(.callReply(BackendReply(call: call.call, failure: .connectionFailed)), from: layout.backend(index), to: from)
+            send(
+                .callReply(BackendReply(call: call.call, failure: .connectionFailed)), from: layout.backend(index),
+                to: from)
         }
     }
 
@@ -128,7 +139,8 @@ extension Simulator {
         case .hang:
             if starting { backends[fault.backend].hang() } else { backends[fault.backend].hung = false }
         case .slowdown: backends[fault.backend].slowdownFactor = starting ? fault.factor : 1
-        case .errors: backends[fault.backend].errorRate = starting ? fault.rate : scenario.backends[fault.backend].errorRate
+        case .errors:
+            backends[fault.backend].errorRate = starting ? fault.rate : scenario.backends[fault.backend].errorRate
         case .partition, .loss:
             let forward = fault.nodes.0 * layout.count + fault.nodes.1
             let backward = fault.nodes.1 * layout.count + fault.nodes.0

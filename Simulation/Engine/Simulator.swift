@@ -56,11 +56,13 @@ public final class Simulator {
         let deployment = Simulator.deployment(scenario)
         router = Router(configuration: Simulator.routerConfiguration(scenario, deployment, sabotage, seed: seed))
         for index in 0..<scenario.gateways {
-            gateways.append(Gateway(configuration: Simulator.gatewayConfiguration(scenario, deployment, index, sabotage, seed)))
+            gateways.append(
+                Gateway(configuration: Simulator.gatewayConfiguration(scenario, deployment, index, sabotage, seed)))
         }
         for index in 0..<scenario.orchestrators {
             orchestrators.append(
-                Orchestrator(configuration: Simulator.orchestratorConfiguration(scenario, deployment, index, sabotage, seed)))
+                Orchestrator(
+                    configuration: Simulator.orchestratorConfiguration(scenario, deployment, index, sabotage, seed)))
         }
         for (index, spec) in scenario.backends.enumerated() {
             backends.append(SimulatedBackend(spec: spec, random: root.split(stream: 2_000 + UInt64(index))))
@@ -121,8 +123,11 @@ public final class Simulator {
             let failure = backends[backend].finish(now: now)
             send(.callReply(BackendReply(call: call, failure: failure)), from: layout.backend(backend), to: replyTo)
             if let next = backends[backend].startNext(now: now) {
-                queue.schedule(at: now + next.service, .serviceDone(backend: backend, epoch: backends[backend].epoch,
-                    call: next.call, replyTo: next.replyTo))
+                queue.schedule(
+                    at: now + next.service,
+                    .serviceDone(
+                        backend: backend, epoch: backends[backend].epoch,
+                        call: next.call, replyTo: next.replyTo))
             }
         case .fault(let index, let starting):
             record(node: 0, kind: starting ? 22 : 23, id: UInt64(index))

@@ -24,10 +24,12 @@ extension Oracles {
         case .orchestratorTimedOut: break
         case .executionStarted: firstAttempts[node - layout.orchestrator(0)].add(at: time)
         case .callStarted(let id, _, let backend, let retry):
-            callStarted(id, backend: backend.value, retry: retry, orchestrator: node - layout.orchestrator(0), at: time,
+            callStarted(
+                id, backend: backend.value, retry: retry, orchestrator: node - layout.orchestrator(0), at: time,
                 client: client)
         case .callFinished(_, let backend, let succeeded, let latency):
-            callFinished(backend: backend.value, orchestrator: node - layout.orchestrator(0), succeeded: succeeded,
+            callFinished(
+                backend: backend.value, orchestrator: node - layout.orchestrator(0), succeeded: succeeded,
                 latency: latency, at: time)
         case .breakerChanged(let backend, let phase):
             let pair = (node - layout.orchestrator(0)) * backendCount + backend.value
@@ -64,8 +66,11 @@ extension Oracles {
         let inWindow = Int64(admitted[keyIndex].add(at: time))
         let bound = key.requestsPerMinute + key.burst + rateTolerance[keyIndex]
         if inWindow > bound {
-            violate("rate-limit", at: time,
-                "key \(key.name): \(inWindow) requests admitted in the minute before \(seconds(time)), limit \(key.requestsPerMinute)/min + burst \(key.burst)")
+            violate(
+                "rate-limit", at: time,
+                "key \(key.name): \(inWindow) requests admitted in the minute before \(seconds(time)), limit "
+                    + "\(key.requestsPerMinute)/min + burst \(key.burst)"
+            )
         }
     }
 
@@ -83,7 +88,8 @@ extension Oracles {
             canaryCounts[model.value][position] += 1
         } else if let earlier = stickyVersions[record.stickyKey] {
             if earlier != version {
-                violate("canary-share", at: time,
+                violate(
+                    "canary-share", at: time,
                     "sticky key \(record.stickyKey) went to version \(earlier) and then to version \(version)")
             }
         } else if stickyVersions.count < 200_000 {
@@ -97,8 +103,12 @@ extension Oracles {
         let pair = orchestrator * backendCount + backend
         let reference = breakerReferences[pair]
         if time >= reference.windowStart && time < reference.windowEnd {
-            violate("no-calls-while-open", at: time,
-                "orchestrator-\(orchestrator) called \(scenario.backends[backend].name) at \(seconds(time)) after \(scenario.breaker.consecutiveFailuresToOpen) consecutive failures at \(seconds(reference.windowStart)); its breaker must be open")
+            violate(
+                "no-calls-while-open", at: time,
+                "orchestrator-\(orchestrator) called \(scenario.backends[backend].name) at \(seconds(time)) "
+                    + "after \(scenario.breaker.consecutiveFailuresToOpen) consecutive failures at "
+                    + "\(seconds(reference.windowStart)); its breaker must be open"
+            )
         }
         for (index, expectation) in scenario.expectations.enumerated()
         where time >= expectation.start.nanoseconds && time < expectation.end.nanoseconds {
@@ -113,11 +123,16 @@ extension Oracles {
         let budget = scenario.budget
         let allowed = 3 * budget.minimumRetriesPerWindow + 2 * budget.retryRatio.of(firstSeen) + 5
         if retriesSeen > allowed {
-            violate("retry-budget", at: time,
-                "orchestrator-\(orchestrator) sent \(retriesSeen) retries for \(firstSeen) requests in \(2 * budget.window.nanoseconds / 1_000_000_000)s (budget \(budget.retryRatio) + \(budget.minimumRetriesPerWindow) per window)")
+            violate(
+                "retry-budget", at: time,
+                "orchestrator-\(orchestrator) sent \(retriesSeen) retries for \(firstSeen) requests in "
+                    + "\(2 * budget.window.nanoseconds / 1_000_000_000)s (budget \(budget.retryRatio) + "
+                    + "\(budget.minimumRetriesPerWindow) per window)"
+            )
         }
         if let record = client.record(id.value), time > record.deadline {
-            violate("no-retry-after-deadline", at: time,
+            violate(
+                "no-retry-after-deadline", at: time,
                 "\(id) retried at \(seconds(time)), after its deadline \(seconds(record.deadline))")
         }
     }

@@ -21,7 +21,8 @@ extension Scenario {
                 throw field.fail("model", "no model named \"\(modelName)\"")
             }
             var stream = StreamSpec(
-                key: keyIndex, requestsPerSecond: try field.integer("requestsPerSecond", min: 1, max: 1_000_000, default: nil),
+                key: keyIndex,
+                requestsPerSecond: try field.integer("requestsPerSecond", min: 1, max: 1_000_000, default: nil),
                 model: modelIndex)
             stream.version = Int(try field.integer("version", min: 0, max: 1_000_000, default: 0))
             stream.sticky = try field.percent("stickyPercent", default: .zero)
@@ -38,7 +39,9 @@ extension Scenario {
 
     static func loadResilience(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
         guard let resilience = try root.object("resilience") else { return }
-        try resilience.onlyKnown(["breaker", "retry", "budget", "backendHealth", "orchestratorHealth", "defaultTimeoutMs"])
+        try resilience.onlyKnown([
+            "breaker", "retry", "budget", "backendHealth", "orchestratorHealth", "defaultTimeoutMs",
+        ])
         scenario.defaultTimeout = try resilience.milliseconds("defaultTimeoutMs", default: scenario.defaultTimeout)
         if let field = try resilience.object("breaker") {
             try field.onlyKnown([
@@ -46,15 +49,18 @@ extension Scenario {
                 "slowCallMs", "openSeconds", "openSecondsMax", "halfOpenProbesMax", "halfOpenSuccessesToClose",
             ])
             var breaker = scenario.breaker
-            breaker.consecutiveFailuresToOpen = Int(try field.integer("consecutiveFailuresToOpen", min: 1, max: 10_000, default: 5))
+            breaker.consecutiveFailuresToOpen = Int(
+                try field.integer("consecutiveFailuresToOpen", min: 1, max: 10_000, default: 5))
             breaker.failureRateToOpen = try field.percent("failureRatePercent", default: breaker.failureRateToOpen)
             breaker.slidingWindow = try field.seconds("slidingWindowSeconds", default: breaker.slidingWindow)
-            breaker.minimumCallsInWindow = Int(try field.integer("minimumCallsInWindow", min: 1, max: 1_000_000, default: 20))
+            breaker.minimumCallsInWindow = Int(
+                try field.integer("minimumCallsInWindow", min: 1, max: 1_000_000, default: 20))
             breaker.slowCallThreshold = try field.milliseconds("slowCallMs", default: breaker.slowCallThreshold)
             breaker.openDuration = try field.seconds("openSeconds", default: breaker.openDuration)
             breaker.openDurationMax = try field.seconds("openSecondsMax", default: breaker.openDurationMax)
             breaker.halfOpenProbesMax = Int(try field.integer("halfOpenProbesMax", min: 1, max: 1_000, default: 2))
-            breaker.halfOpenSuccessesToClose = Int(try field.integer("halfOpenSuccessesToClose", min: 1, max: 1_000, default: 2))
+            breaker.halfOpenSuccessesToClose = Int(
+                try field.integer("halfOpenSuccessesToClose", min: 1, max: 1_000, default: 2))
             scenario.breaker = breaker
         }
         if let field = try resilience.object("retry") {
@@ -70,7 +76,8 @@ extension Scenario {
             try field.onlyKnown(["retryPercent", "minimumRetriesPerWindow", "windowSeconds"])
             var budget = scenario.budget
             budget.retryRatio = try field.percent("retryPercent", default: budget.retryRatio, max: 1_000)
-            budget.minimumRetriesPerWindow = try field.integer("minimumRetriesPerWindow", min: 0, max: 1_000_000, default: 10)
+            budget.minimumRetriesPerWindow = try field.integer(
+                "minimumRetriesPerWindow", min: 0, max: 1_000_000, default: 10)
             budget.window = try field.seconds("windowSeconds", default: budget.window)
             scenario.budget = budget
         }
@@ -82,9 +89,12 @@ extension Scenario {
         _ resilience: FieldReader, _ name: String, _ base: HealthTracker.Configuration
     ) throws(ScenarioError) -> HealthTracker.Configuration {
         guard let field = try resilience.object(name) else { return base }
-        try field.onlyKnown(["consecutiveFailuresToEject", "ejectionSeconds", "ejectionSecondsMax", "ejectedPercentMax"])
+        try field.onlyKnown([
+            "consecutiveFailuresToEject", "ejectionSeconds", "ejectionSecondsMax", "ejectedPercentMax",
+        ])
         var health = base
-        health.consecutiveFailuresToEject = Int(try field.integer("consecutiveFailuresToEject", min: 1, max: 10_000, default: 5))
+        health.consecutiveFailuresToEject = Int(
+            try field.integer("consecutiveFailuresToEject", min: 1, max: 10_000, default: 5))
         health.ejectionDuration = try field.seconds("ejectionSeconds", default: health.ejectionDuration)
         health.ejectionDurationMax = try field.seconds("ejectionSecondsMax", default: health.ejectionDurationMax)
         health.ejectedRatioMax = try field.percent("ejectedPercentMax", default: health.ejectedRatioMax)
@@ -139,7 +149,9 @@ extension Scenario {
             let offsetMilliseconds = try field.number("offsetMs", min: -86_400_000, max: 86_400_000, default: 0)
             let drift = try field.integer("driftPpm", min: -50_000, max: 50_000, default: 0)
             scenario.clocks.append(
-                ClockSpec(node: node, offset: Duration(nanoseconds: Int64(offsetMilliseconds * 1e6)), driftPartsPerMillion: drift))
+                ClockSpec(
+                    node: node, offset: Duration(nanoseconds: Int64(offsetMilliseconds * 1e6)),
+                    driftPartsPerMillion: drift))
         }
     }
 
@@ -159,23 +171,30 @@ extension Scenario {
             let end = try field.seconds("toSeconds", default: nil)
             guard end > start else { throw field.fail("toSeconds", "must be after fromSeconds") }
             scenario.expectations.append(
-                ExpectationSpec(kind: kind, backend: backend, start: start, end: end, share: try field.percent("percent", default: nil)))
+                ExpectationSpec(
+                    kind: kind, backend: backend, start: start, end: end,
+                    share: try field.percent("percent", default: nil)))
         }
     }
 
     /// The node number for a name: client, router, gateway-N, orchestrator-N or a backend's name.
-    static func nodeIndex(_ name: String, _ scenario: Scenario, _ field: FieldReader, _ path: String) throws(ScenarioError) -> Int {
+    static func nodeIndex(_ name: String, _ scenario: Scenario, _ field: FieldReader, _ path: String)
+        throws(ScenarioError) -> Int
+    {
         let layout = scenario.layout
         if name == "client" { return NodeLayout.client }
         if name == "router" { return layout.router }
         if name.hasPrefix("gateway-"), let index = Int(name.dropFirst(8)), index >= 0, index < scenario.gateways {
             return layout.gateway(index)
         }
-        if name.hasPrefix("orchestrator-"), let index = Int(name.dropFirst(13)), index >= 0, index < scenario.orchestrators {
+        if name.hasPrefix("orchestrator-"), let index = Int(name.dropFirst(13)), index >= 0,
+            index < scenario.orchestrators
+        {
             return layout.orchestrator(index)
         }
         if let backend = scenario.backends.firstIndex(where: { $0.name == name }) { return layout.backend(backend) }
-        throw field.fail(path, "no node named \"\(name)\" (client, router, gateway-0…, orchestrator-0…, or a backend)")
+        throw field.fail(
+            path, "no node named \"\(name)\" (client, router, gateway-0…, orchestrator-0…, or a backend)")
     }
 
     /// The node numbering for this scenario.

@@ -46,7 +46,8 @@ extension Scenario {
         }
         scenario.recoveryBound = try root.seconds("recoveryBoundSeconds", default: .seconds(10))
         guard scenario.faultsEnd + scenario.recoveryBound < scenario.duration else {
-            throw root.fail("recoveryBoundSeconds", "faultsEndSeconds + recoveryBoundSeconds must end before durationSeconds")
+            throw root.fail(
+                "recoveryBoundSeconds", "faultsEndSeconds + recoveryBoundSeconds must end before durationSeconds")
         }
         if let slo = try root.object("slo") {
             try slo.onlyKnown(["p99Ms", "errorRatePercent"])
@@ -57,11 +58,14 @@ extension Scenario {
         scenario.bucket = try root.seconds("bucketSeconds", default: .zero)
         scenario.checks = try root.strings("checks")
         for (index, name) in scenario.checks.enumerated() where !invariantNames.contains(name) {
-            throw root.fail("checks[\(index)]", "unknown invariant \"\(name)\" (known: \(invariantNames.joined(separator: ", ")))")
+            throw root.fail(
+                "checks[\(index)]", "unknown invariant \"\(name)\" (known: \(invariantNames.joined(separator: ", ")))")
         }
         scenario.sometimes = try root.strings("sometimes")
         for (index, name) in scenario.sometimes.enumerated() where !sometimesNames.contains(name) {
-            throw root.fail("sometimes[\(index)]", "unknown property \"\(name)\" (known: \(sometimesNames.joined(separator: ", ")))")
+            throw root.fail(
+                "sometimes[\(index)]", "unknown property \"\(name)\" (known: \(sometimesNames.joined(separator: ", ")))"
+            )
         }
         try loadTopology(root, into: &scenario)
         try loadBackends(root, into: &scenario)
@@ -94,12 +98,16 @@ extension Scenario {
         guard elements.count <= 1_024 else { throw root.fail("backends", "at most 1024 backends") }
         for (index, element) in elements.enumerated() {
             let field = try root.element("backends", index, element)
-            try field.onlyKnown(["name", "concurrency", "queueMax", "serviceBaseMs", "serviceMeanExtraMs", "errorPercent"])
+            try field.onlyKnown([
+                "name", "concurrency", "queueMax", "serviceBaseMs", "serviceMeanExtraMs", "errorPercent",
+            ])
             var backend = BackendSpec(name: try field.string("name"))
             if scenario.backends.contains(where: { $0.name == backend.name }) {
                 throw field.fail("name", "duplicate backend name \"\(backend.name)\"")
             }
-            if reservedNodeName(backend.name) { throw field.fail("name", "\"\(backend.name)\" is a reserved node name") }
+            if reservedNodeName(backend.name) {
+                throw field.fail("name", "\"\(backend.name)\" is a reserved node name")
+            }
             backend.concurrency = Int(try field.integer("concurrency", min: 1, max: 10_000, default: 8))
             backend.queueMax = Int(try field.integer("queueMax", min: 0, max: 1_000_000, default: 256))
             backend.serviceBase = try field.milliseconds("serviceBaseMs", default: backend.serviceBase)
@@ -122,7 +130,9 @@ extension Scenario {
                 let version = try field.element("versions", position, versionValue)
                 try version.onlyKnown(["version", "state", "weight", "backends"])
                 let number = Int(try version.integer("version", min: 1, max: 1_000_000, default: nil))
-                if versions.contains(where: { $0.number == number }) { throw version.fail("version", "duplicate version \(number)") }
+                if versions.contains(where: { $0.number == number }) {
+                    throw version.fail("version", "duplicate version \(number)")
+                }
                 let stateName = try version.string("state", default: "serving")
                 guard let state = VersionState.allCases.first(where: { $0.name == stateName }) else {
                     let known = VersionState.allCases.map(\.name).joined(separator: ", ")
@@ -136,7 +146,9 @@ extension Scenario {
                     }
                     backendIndices.append(backendIndex)
                 }
-                guard !backendIndices.isEmpty else { throw version.fail("backends", "a version needs at least one backend") }
+                guard !backendIndices.isEmpty else {
+                    throw version.fail("backends", "a version needs at least one backend")
+                }
                 versions.append(VersionSpec(number: number, state: state, weight: weight, backends: backendIndices))
             }
             guard !versions.isEmpty else { throw field.fail("versions", "a model needs at least one version") }
@@ -148,7 +160,8 @@ extension Scenario {
     static func loadNetwork(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
         guard let network = try root.object("network") else { return }
         try network.onlyKnown([
-            "latencyBaseMs", "latencyMeanExtraMs", "lossPercent", "duplicatePercent", "reorderPercent", "reorderDelayMaxMs",
+            "latencyBaseMs", "latencyMeanExtraMs", "lossPercent", "duplicatePercent", "reorderPercent",
+            "reorderDelayMaxMs",
         ])
         var spec = NetworkSpec()
         spec.latencyBase = try network.milliseconds("latencyBaseMs", default: spec.latencyBase)
@@ -165,7 +178,9 @@ extension Scenario {
             let field = try root.element("keys", index, element)
             try field.onlyKnown(["name", "requestsPerMinute", "burst", "protected", "mayInfer"])
             var key = KeySpec(name: try field.string("name"))
-            if scenario.keys.contains(where: { $0.name == key.name }) { throw field.fail("name", "duplicate key \"\(key.name)\"") }
+            if scenario.keys.contains(where: { $0.name == key.name }) {
+                throw field.fail("name", "duplicate key \"\(key.name)\"")
+            }
             key.requestsPerMinute = try field.integer("requestsPerMinute", min: 1, max: 1_000_000_000, default: 100)
             key.burst = try field.integer("burst", min: 1, max: 1_000_000_000, default: 20)
             key.protected = try field.bool("protected", default: false)

@@ -44,7 +44,9 @@ struct FieldReader {
     func value(_ field: String) -> JSONValue? { members.first { $0.0 == field }?.1 }
 
     func required(_ field: String) throws(ScenarioError) -> JSONValue {
-        guard let value = value(field) else { throw ScenarioError(file: file, path: path, message: "missing field `\(field)`") }
+        guard let value = value(field) else {
+            throw ScenarioError(file: file, path: path, message: "missing field `\(field)`")
+        }
         return value
     }
 
@@ -69,10 +71,17 @@ struct FieldReader {
             throw ScenarioError(file: file, path: path, message: "missing field `\(field)` (a number)")
         }
         guard case .number(let number, _) = value else {
-            throw fail(field, "expected a number between \(JSONValue.format(min)) and \(JSONValue.format(max)), got \(value.typeName)")
+            throw fail(
+                field,
+                "expected a number between \(JSONValue.format(min)) and \(JSONValue.format(max)), got \(value.typeName)"
+            )
         }
         guard number >= min, number <= max else {
-            throw fail(field, "expected a number between \(JSONValue.format(min)) and \(JSONValue.format(max)), got \(JSONValue.format(number))")
+            throw fail(
+                field,
+                "expected a number between \(JSONValue.format(min)) and \(JSONValue.format(max)), got "
+                    + "\(JSONValue.format(number))"
+            )
         }
         return number
     }

@@ -13,7 +13,7 @@ extension JSONValue {
         switch self {
         case .null: output += "null"
         case .bool(let value): output += value ? "true" : "false"
-        case .number(let value, _): output += JSONValue.format(value)
+        case .number(let value, _): output += JSONValue.exact(value)
         case .string(let text): JSONValue.writeString(text, into: &output)
         case .array(let elements):
             output += "["
@@ -34,7 +34,14 @@ extension JSONValue {
         }
     }
 
-    /// Integers print without a fraction; other numbers with up to 6 decimals, trailing zeros cut.
+    /// The shortest text that reads back as exactly `value` (integers without a fraction).
+    public static func exact(_ value: Double) -> String {
+        guard value.isFinite else { return "0" }
+        if value == value.rounded(), abs(value) < 9e15 { return String(Int64(value)) }
+        return "\(value)"
+    }
+
+    /// For people: integers print without a fraction; other numbers with up to 6 decimals, trailing zeros cut.
     public static func format(_ value: Double) -> String {
         guard value.isFinite else { return "0" }
         if value == value.rounded(), abs(value) < 9e15 { return String(Int64(value)) }

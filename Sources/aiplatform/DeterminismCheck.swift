@@ -11,7 +11,8 @@ enum DeterminismCheck {
 
     static func run(_ options: SimOptions) -> Int32 {
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).path
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("aiplatform-determinism-\(getpid())")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "aiplatform-determinism-\(getpid())")
         try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         var failed = false
@@ -81,7 +82,9 @@ enum HistoryWriter {
         buffer.reserveCapacity(1 << 20)
         let simulator = Simulator(scenario: scenario, seed: options.seeds.lowerBound, sabotage: options.sabotage)
         simulator.setRecorder { entry in
-            for value in [UInt64(entry.index), UInt64(bitPattern: entry.time), UInt64(entry.node), entry.kind, entry.id] {
+            for value in [
+                UInt64(entry.index), UInt64(bitPattern: entry.time), UInt64(entry.node), entry.kind, entry.id,
+            ] {
                 for byte in 0..<8 { buffer.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(byte)))) }
             }
         }

@@ -20,14 +20,25 @@ enum JSONLines {
                 "violations",
                 .array(
                     report.violations.map {
-                        .object([("invariant", .string($0.invariant)), ("time", number($0.time)), ("detail", .string($0.detail))])
+                        .object([
+                            ("invariant", .string($0.invariant)), ("time", number($0.time)),
+                            ("detail", .string($0.detail)),
+                        ])
                     })
             ),
             (
                 "latency",
-                .object([("p50", number(report.latency.p50)), ("p95", number(report.latency.p95)), ("p99", number(report.latency.p99))])
+                .object([
+                    ("p50", number(report.latency.p50)), ("p95", number(report.latency.p95)),
+                    ("p99", number(report.latency.p99)),
+                ])
             ),
-            ("requests", .object([("total", integer(report.requests.total)), ("ok", integer(report.requests.ok)), ("errors", errors)])),
+            (
+                "requests",
+                .object([
+                    ("total", integer(report.requests.total)), ("ok", integer(report.requests.ok)), ("errors", errors),
+                ])
+            ),
             ("sometimes", .object(report.sometimes.map { ($0.name, integer($0.hits)) })),
         ])
     }

@@ -54,7 +54,8 @@ enum SimCommand {
             }
             position += batch.count
             if showProgress {
-                FileHandle.standardError.write(Data("\r\u{1B}[K[\(position)/\(seeds.count)] seeds run, \(summary.failedSeeds.count) failed".utf8))
+                FileHandle.standardError.write(
+                    Data("\r\u{1B}[K[\(position)/\(seeds.count)] seeds run, \(summary.failedSeeds.count) failed".utf8))
             }
         }
         if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -32,7 +32,9 @@ struct SimOptions {
             switch argument {
             case "--seed":
                 let text = try value(argument)
-                guard let seed = UInt64(text) else { throw Problem(description: "--seed expects a non-negative integer, got \"\(text)\"") }
+                guard let seed = UInt64(text) else {
+                    throw Problem(description: "--seed expects a non-negative integer, got \"\(text)\"")
+                }
                 options.seeds = seed...seed
             case "--seeds":
                 options.seeds = try parseRange(try value(argument))
@@ -57,13 +59,17 @@ struct SimOptions {
             default:
                 if argument.hasPrefix("-") { throw Problem(description: "unknown option \(argument)") }
                 guard options.scenarioPath.isEmpty else {
-                    throw Problem(description: "one scenario file at a time (got \"\(options.scenarioPath)\" and \"\(argument)\")")
+                    throw Problem(
+                        description: "one scenario file at a time (got \"\(options.scenarioPath)\" and \"\(argument)\")"
+                    )
                 }
                 options.scenarioPath = argument
             }
             index += 1
         }
-        guard !options.scenarioPath.isEmpty else { throw Problem(description: "missing the scenario file (SCENARIO.json)") }
+        guard !options.scenarioPath.isEmpty else {
+            throw Problem(description: "missing the scenario file (SCENARIO.json)")
+        }
         return options
     }
 

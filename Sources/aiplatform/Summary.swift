@@ -59,7 +59,13 @@ struct Summary {
                 ("seeds", .number(Double(seeds), isInteger: true)),
                 ("failedSeeds", .array(failedSeeds.map { .number(Double($0), isInteger: true) })),
                 ("brokenInvariants", .array(invariants.map { .string($0) })),
-                ("sometimes", .object(scenario.sometimes.enumerated().map { ($1, .number(Double(sometimesSeeds[$0]), isInteger: true)) })),
+                (
+                    "sometimes",
+                    .object(
+                        scenario.sometimes.enumerated().map {
+                            ($1, .number(Double(sometimesSeeds[$0]), isInteger: true))
+                        })
+                ),
                 ("eventsPerWallSecond", .number(eventsPerSecond.rounded(), isInteger: true)),
             ])
             Swift.print(object.serialized())
@@ -78,10 +84,14 @@ struct Summary {
         }
         if let failure = firstFailure {
             if let violation = failure.report.violations.first {
-                lines.append("  first: seed=\(failure.report.seed) \(violation.invariant) at \(SimCommand.format(violation.time, 3))s: \(violation.detail)")
+                lines.append(
+                    "  first: seed=\(failure.report.seed) \(violation.invariant) at "
+                        + "\(SimCommand.format(violation.time, 3))s: \(violation.detail)"
+                )
             }
             let sabotage = options.sabotageName.map { " --sabotage \($0)" } ?? ""
-            lines.append("  reproduce with: aiplatform sim \(options.scenarioPath) --seed \(failure.report.seed)\(sabotage)")
+            lines.append(
+                "  reproduce with: aiplatform sim \(options.scenarioPath) --seed \(failure.report.seed)\(sabotage)")
         }
         for (index, name) in scenario.sometimes.enumerated() {
             let mark = sometimesSeeds[index] == 0 ? "  (never reached: the scenario may not exercise its fault)" : ""

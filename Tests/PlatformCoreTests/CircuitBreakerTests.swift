@@ -5,7 +5,7 @@ import Testing
 
 @testable import PlatformCore
 
-fileprivate func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
+private func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
 
 @Suite struct CircuitBreakerTests {
     /// Small numbers so transcripts stay short: 3 consecutive failures, or >= 50% of >= 10 calls in 10 s;

@@ -9,7 +9,8 @@ import Testing
     func gateway(sabotage: Sabotage = [], configure: (inout Gateway.Configuration) -> Void = { _ in }) -> Gateway {
         var configuration = Gateway.Configuration()
         configuration.keys = [
-            Gateway.APIKey(credential: "sk-good", name: "good"), Gateway.APIKey(credential: "sk-reader", name: "reader", mayInfer: false),
+            Gateway.APIKey(credential: "sk-good", name: "good"),
+            Gateway.APIKey(credential: "sk-reader", name: "reader", mayInfer: false),
         ]
         configuration.rateLimits.overrides = [
             RateLimiter.Override(key: "good", rate: TokenBucket.Rate(requests: 60, per: .minutes(1)), burst: 2)
@@ -17,7 +18,8 @@ import Testing
         configuration.deployment = Deployment(
             models: [
                 Deployment.Model(
-                    name: "m", versions: [Deployment.Version(number: 1, state: .serving, weight: 1, backends: [BackendID(0)])],
+                    name: "m",
+                    versions: [Deployment.Version(number: 1, state: .serving, weight: 1, backends: [BackendID(0)])],
                     inputElementsMax: 100)
             ], backendCount: 1)
         configuration.sabotage = sabotage
@@ -25,8 +27,10 @@ import Testing
         return Gateway(configuration: configuration)
     }
 
-    func request(_ id: UInt64, credential: String = "sk-good", elements: Int = 4, version: Int = 0) -> InferenceRequest {
-        InferenceRequest(id: RequestID(id), credential: credential, model: ModelID(0), version: version, inputElements: elements)
+    func request(_ id: UInt64, credential: String = "sk-good", elements: Int = 4, version: Int = 0) -> InferenceRequest
+    {
+        InferenceRequest(
+            id: RequestID(id), credential: credential, model: ModelID(0), version: version, inputElements: elements)
     }
 
     func responses(_ actions: [Gateway.Action]) -> [InferenceResponse] {
@@ -44,7 +48,9 @@ import Testing
     func rejectsWithTheRightStatus(_ credential: String, _ elements: Int, _ version: Int, _ expected: ErrorKind) {
         var machine = gateway()
         var actions: [Gateway.Action] = []
-        machine.handle(.request(request(1, credential: credential, elements: elements, version: version)), now: .zero, into: &actions)
+        machine.handle(
+            .request(request(1, credential: credential, elements: elements, version: version)), now: .zero,
+            into: &actions)
         #expect(responses(actions).map(\.outcome) == [.failed(expected, retryAfter: .zero)])
         #expect(forwards(actions).isEmpty)
     }
@@ -58,10 +64,12 @@ import Testing
         #expect(forwarded[0].budget == .seconds(1) - .milliseconds(5))
         actions.removeAll()
         let ok = InferenceOutcome.ok(backend: BackendID(0), version: 1)
-        machine.handle(.routerReplied(RouteReply(id: RequestID(1), outcome: ok)), now: .zero + .milliseconds(9), into: &actions)
+        machine.handle(
+            .routerReplied(RouteReply(id: RequestID(1), outcome: ok)), now: .zero + .milliseconds(9), into: &actions)
         #expect(responses(actions).map(\.outcome) == [ok])
         actions.removeAll()
-        machine.handle(.routerReplied(RouteReply(id: RequestID(1), outcome: ok)), now: .zero + .milliseconds(10), into: &actions)
+        machine.handle(
+            .routerReplied(RouteReply(id: RequestID(1), outcome: ok)), now: .zero + .milliseconds(10), into: &actions)
         machine.handle(.timerFired(TimerID(1)), now: .zero + .seconds(1), into: &actions)
         #expect(actions.isEmpty, "a duplicate reply and the stale deadline timer are ignored")
     }

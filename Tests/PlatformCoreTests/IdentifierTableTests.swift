@@ -16,7 +16,10 @@ import Testing
                 case 0:
                     table[key] = step
                     reference[key] = step
-                case 1: #expect(table.removeValue(forKey: key) == reference.removeValue(forKey: key), "reproduce with seed=\(seed)")
+                case 1:
+                    #expect(
+                        table.removeValue(forKey: key) == reference.removeValue(forKey: key),
+                        "reproduce with seed=\(seed)")
                 default: #expect(table[key] == reference[key], "reproduce with seed=\(seed)")
                 }
                 #expect(table.count == reference.count, "reproduce with seed=\(seed)")

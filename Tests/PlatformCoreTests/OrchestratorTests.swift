@@ -9,12 +9,15 @@ import Testing
     static let a = BackendID(0)
     static let b = BackendID(1)
 
-    func orchestrator(sabotage: Sabotage = [], configure: (inout Orchestrator.Configuration) -> Void = { _ in }) -> Orchestrator {
+    func orchestrator(sabotage: Sabotage = [], configure: (inout Orchestrator.Configuration) -> Void = { _ in })
+        -> Orchestrator
+    {
         var configuration = Orchestrator.Configuration()
         configuration.deployment = Deployment(
             models: [
                 Deployment.Model(
-                    name: "m", versions: [Deployment.Version(number: 1, state: .serving, weight: 1, backends: [Self.a, Self.b])],
+                    name: "m",
+                    versions: [Deployment.Version(number: 1, state: .serving, weight: 1, backends: [Self.a, Self.b])],
                     inputElementsMax: 100)
             ], backendCount: 2)
         configuration.sabotage = sabotage
@@ -23,7 +26,9 @@ import Testing
     }
 
     func request(_ id: UInt64, budget: Duration = .seconds(1), preferred: BackendID = a) -> ExecuteRequest {
-        ExecuteRequest(id: RequestID(id), model: ModelID(0), version: 1, preferredBackend: preferred, inputElements: 4, budget: budget)
+        ExecuteRequest(
+            id: RequestID(id), model: ModelID(0), version: 1, preferredBackend: preferred, inputElements: 4,
+            budget: budget)
     }
 
     func calls(_ actions: [Orchestrator.Action]) -> [BackendCall] {
@@ -46,7 +51,9 @@ import Testing
         #expect(call.backend == Self.a)
         #expect(timers(actions).first?.1 == Instant.zero + .milliseconds(500), "per-try timeout")
         actions.removeAll()
-        machine.handle(.backendReplied(BackendReply(call: call.call, failure: nil)), now: Instant(nanoseconds: 5_000_000), into: &actions)
+        machine.handle(
+            .backendReplied(BackendReply(call: call.call, failure: nil)), now: Instant(nanoseconds: 5_000_000),
+            into: &actions)
         #expect(replies(actions).first?.outcome == .ok(backend: Self.a, version: 1))
         #expect(machine.executionCount == 0)
     }
@@ -57,7 +64,9 @@ import Testing
         machine.handle(.execute(request(1)), now: .zero, into: &actions)
         let first = calls(actions)[0]
         actions.removeAll()
-        machine.handle(.backendReplied(BackendReply(call: first.call, failure: .unavailable)), now: .zero + .milliseconds(2), into: &actions)
+        machine.handle(
+            .backendReplied(BackendReply(call: first.call, failure: .unavailable)), now: .zero + .milliseconds(2),
+            into: &actions)
         #expect(calls(actions).isEmpty, "a retry waits for its backoff")
         let (backoffTimer, at) = timers(actions)[0]
         #expect(at <= .zero + .milliseconds(2) + .milliseconds(25))
@@ -66,7 +75,8 @@ import Testing
         let retry = calls(actions)[0]
         #expect(retry.backend == Self.b)
         actions.removeAll()
-        machine.handle(.backendReplied(BackendReply(call: retry.call, failure: nil)), now: at + .milliseconds(3), into: &actions)
+        machine.handle(
+            .backendReplied(BackendReply(call: retry.call, failure: nil)), now: at + .milliseconds(3), into: &actions)
         let reply = replies(actions)[0]
         #expect(reply.outcome == .ok(backend: Self.b, version: 1))
         #expect(reply.preferredBackendFailed)
@@ -83,7 +93,8 @@ import Testing
         machine.handle(.timerFired(timeout), now: at, into: &actions)
         #expect(replies(actions).first?.outcome == .failed(.unavailable, retryAfter: .seconds(1)))
         actions.removeAll()
-        machine.handle(.backendReplied(BackendReply(call: call.call, failure: nil)), now: at + .milliseconds(1), into: &actions)
+        machine.handle(
+            .backendReplied(BackendReply(call: call.call, failure: nil)), now: at + .milliseconds(1), into: &actions)
         #expect(actions.isEmpty, "a reply after the timeout changes nothing")
     }
 
@@ -96,10 +107,12 @@ import Testing
         var now = Instant.zero
         for id in 1...4 {
             actions.removeAll()
-            machine.handle(.execute(request(UInt64(id), preferred: id % 2 == 0 ? Self.a : Self.b)), now: now, into: &actions)
+            machine.handle(
+                .execute(request(UInt64(id), preferred: id % 2 == 0 ? Self.a : Self.b)), now: now, into: &actions)
             let call = calls(actions)[0]
             actions.removeAll()
-            machine.handle(.backendReplied(BackendReply(call: call.call, failure: .connectionFailed)), now: now, into: &actions)
+            machine.handle(
+                .backendReplied(BackendReply(call: call.call, failure: .connectionFailed)), now: now, into: &actions)
             now = now + .milliseconds(1)
         }
         #expect(machine.breakerPhases == [.open, .open])
@@ -127,7 +140,8 @@ import Testing
                 return
             }
             actions.removeAll()
-            machine.handle(.backendReplied(BackendReply(call: call.call, failure: .connectionFailed)), now: .zero, into: &actions)
+            machine.handle(
+                .backendReplied(BackendReply(call: call.call, failure: .connectionFailed)), now: .zero, into: &actions)
         }
         #expect(machine.breakerPhases == [.closed, .closed])
     }
@@ -149,7 +163,9 @@ import Testing
                 for call in calls(actions) {
                     #expect(now < deadline, "call sent at \(now), deadline \(deadline); reproduce with seed=\(seed)")
                     actions.removeAll()
-                    machine.handle(.backendReplied(BackendReply(call: call.call, failure: .overloaded)), now: now + .milliseconds(5), into: &actions)
+                    machine.handle(
+                        .backendReplied(BackendReply(call: call.call, failure: .overloaded)),
+                        now: now + .milliseconds(5), into: &actions)
                     now = now + .milliseconds(5)
                 }
                 if !replies(actions).isEmpty {

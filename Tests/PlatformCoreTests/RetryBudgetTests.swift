@@ -5,7 +5,7 @@ import Testing
 
 @testable import PlatformCore
 
-fileprivate func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
+private func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
 
 @Suite struct RetryBudgetTests {
     /// 20% of first attempts plus 10 per 10 s window (the defaults).

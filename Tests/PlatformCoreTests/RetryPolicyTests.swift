@@ -5,7 +5,7 @@ import Testing
 
 @testable import PlatformCore
 
-fileprivate func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
+private func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
 
 @Suite struct RetryPolicyTests {
     let policy = RetryPolicy(configuration: RetryPolicy.Configuration())
@@ -71,8 +71,9 @@ fileprivate func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milli
         var first = SeededRandom(seed: 7)
         var second = SeededRandom(seed: 7)
         for retryNumber in 1...20 {
-            #expect(policy.backoff(beforeRetry: retryNumber, random: &first)
-                == policy.backoff(beforeRetry: retryNumber, random: &second))
+            #expect(
+                policy.backoff(beforeRetry: retryNumber, random: &first)
+                    == policy.backoff(beforeRetry: retryNumber, random: &second))
         }
     }
 

@@ -14,7 +14,9 @@ import Testing
                     name: "m",
                     versions: [
                         Deployment.Version(number: 1, state: .deprecated, weight: 50, backends: [BackendID(0)]),
-                        Deployment.Version(number: 2, state: .serving, weight: 100 - canaryWeight, backends: [BackendID(1), BackendID(2)]),
+                        Deployment.Version(
+                            number: 2, state: .serving, weight: 100 - canaryWeight,
+                            backends: [BackendID(1), BackendID(2)]),
                         Deployment.Version(number: 3, state: .canary, weight: canaryWeight, backends: [BackendID(3)]),
                     ], inputElementsMax: 100)
             ], backendCount: 4)
@@ -25,7 +27,10 @@ import Testing
     }
 
     func route(_ id: UInt64, version: Int = 0, sticky: UInt64 = 0) -> Router.Input {
-        .route(RouteRequest(id: RequestID(id), model: ModelID(0), version: version, stickyKey: sticky, inputElements: 1, budget: .seconds(1)),
+        .route(
+            RouteRequest(
+                id: RequestID(id), model: ModelID(0), version: version, stickyKey: sticky, inputElements: 1,
+                budget: .seconds(1)),
             fromGateway: 0)
     }
 
@@ -70,7 +75,10 @@ import Testing
         var machine = router()
         var actions: [Router.Action] = []
         for round in 0..<5 {
-            for user in UInt64(1)...200 { machine.handle(route(UInt64(round * 1_000) + user, sticky: user &* 0x9E37_79B9), now: .zero, into: &actions) }
+            for user in UInt64(1)...200 {
+                machine.handle(
+                    route(UInt64(round * 1_000) + user, sticky: user &* 0x9E37_79B9), now: .zero, into: &actions)
+            }
         }
         let chosen = executes(actions).map(\.0.version)
         for user in 0..<200 {
@@ -100,15 +108,21 @@ import Testing
             let failed = request.preferredBackend == BackendID(1)
             let outcome = InferenceOutcome.ok(backend: BackendID(2), version: 2)
             actions.removeAll()
-            machine.handle(.orchestratorReplied(ExecuteReply(id: request.id, outcome: outcome, preferredBackendFailed: failed, attempts: 1)),
+            machine.handle(
+                .orchestratorReplied(
+                    ExecuteReply(id: request.id, outcome: outcome, preferredBackendFailed: failed, attempts: 1)),
                 now: now, into: &actions)
-            if actions.contains(where: { if case .observe(.backendEjected(BackendID(1))) = $0 { true } else { false } }) { ejected = true }
+            if actions.contains(where: { if case .observe(.backendEjected(BackendID(1))) = $0 { true } else { false } })
+            {
+                ejected = true
+            }
             now = now + .milliseconds(1)
         }
         #expect(ejected)
         actions.removeAll()
         for id in UInt64(100)...110 { machine.handle(route(id, version: 2), now: now, into: &actions) }
-        #expect(!executes(actions).contains { $0.0.preferredBackend == BackendID(1) }, "ejected backends get no traffic")
+        #expect(
+            !executes(actions).contains { $0.0.preferredBackend == BackendID(1) }, "ejected backends get no traffic")
         actions.removeAll()
         machine.handle(route(200, version: 2), now: now + .seconds(11), into: &actions)
         #expect(actions.contains { if case .observe(.backendReadmitted(BackendID(1))) = $0 { true } else { false } })
@@ -118,7 +132,10 @@ import Testing
         var machine = router()
         var actions: [Router.Action] = []
         machine.handle(route(1), now: .zero, into: &actions)
-        guard case .setTimer(let timer, let at)? = actions.first(where: { if case .setTimer = $0 { true } else { false } }) else {
+        guard
+            case .setTimer(let timer, let at)? = actions.first(where: { if case .setTimer = $0 { true } else { false } }
+            )
+        else {
             Issue.record("no timer")
             return
         }

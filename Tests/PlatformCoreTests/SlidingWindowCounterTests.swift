@@ -5,7 +5,7 @@ import Testing
 
 @testable import PlatformCore
 
-fileprivate func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
+private func at(milliseconds: Int64) -> Instant { Instant(nanoseconds: milliseconds * 1_000_000) }
 
 @Suite struct SlidingWindowCounterTests {
     /// 10 s in 10 buckets of 1 s.

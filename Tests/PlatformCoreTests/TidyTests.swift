@@ -8,8 +8,10 @@ import Testing
 @Suite struct TidyTests {
     static let banned = [
         "import Foundation", "import Dispatch", "import Glibc", "import Darwin", "Date()", "ContinuousClock",
-        "SuspendingClock", "DispatchQueue", "Thread.", "ProcessInfo", "getenv", ".random(", "Int.random", "Double.random",
-        ".shuffled()", ".randomElement()", "SystemRandomNumberGenerator", "UUID()", "Task {", "Task.", "async ", "await ",
+        "SuspendingClock", "DispatchQueue", "Thread.", "ProcessInfo", "getenv", ".random(", "Int.random",
+        "Double.random",
+        ".shuffled()", ".randomElement()", "SystemRandomNumberGenerator", "UUID()", "Task {", "Task.", "async ",
+        "await ",
         "actor ", "@MainActor", "NSLock", "pthread",
     ]
 
@@ -17,7 +19,9 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Sources/PlatformCore")
         let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
-        return (enumerator?.allObjects as? [URL] ?? []).filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
+        return (enumerator?.allObjects as? [URL] ?? []).filter { $0.pathExtension == "swift" }.sorted {
+            $0.path < $1.path
+        }
     }
 
     @Test func coreUsesNoBannedTokens() throws {
@@ -31,7 +35,8 @@ import Testing
                     Issue.record("\(file.lastPathComponent):\(number + 1) uses banned \"\(token)\" in PlatformCore")
                 }
                 if code.hasPrefix("import ") && !code.hasPrefix("import Synchronization") {
-                    Issue.record("\(file.lastPathComponent):\(number + 1) imports a module; PlatformCore uses the standard library only")
+                    let place = "\(file.lastPathComponent):\(number + 1)"
+                    Issue.record("\(place) imports a module; PlatformCore uses the standard library only")
                 }
             }
         }
@@ -39,7 +44,8 @@ import Testing
 
     @Test func coreFilesStayReadable() throws {
         for file in Self.coreSources {
-            let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            let lines = try String(contentsOf: file, encoding: .utf8).split(
+                separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.count <= 650, "\(file.lastPathComponent) has \(lines.count) lines")
             for (number, line) in lines.enumerated() where line.count > 130 {
                 Issue.record("\(file.lastPathComponent):\(number + 1) is \(line.count) columns wide")

@@ -8,7 +8,11 @@ import Testing
 @Suite struct JSONValueTests {
     @Test func parsesEveryKindOfValue() throws {
         let value = try JSONValue.parse(#"{"a": [1, -2.5e3, true, false, null], "b": "x\"\u00e9\n", "c": {}}"#)
-        #expect(value["a"] == .array([.number(1, isInteger: true), .number(-2500, isInteger: false), .bool(true), .bool(false), .null]))
+        #expect(
+            value["a"]
+                == .array([
+                    .number(1, isInteger: true), .number(-2500, isInteger: false), .bool(true), .bool(false), .null,
+                ]))
         #expect(value["b"] == .string("x\"é\n"))
         #expect(value["c"] == .object([]))
     }

@@ -27,7 +27,8 @@ import Testing
             for index in 0..<500 { queue.schedule(at: Int64(random.below(UInt64(100))), .arrival(stream: index)) }
             var previous = ScheduledEvent(time: -1, sequence: 0, event: .deadlineSweep)
             while let event = queue.popFirst() {
-                let ordered = previous.time < event.time || (previous.time == event.time && previous.sequence < event.sequence)
+                let ordered =
+                    previous.time < event.time || (previous.time == event.time && previous.sequence < event.sequence)
                 #expect(ordered, "reproduce with seed=\(seed)")
                 previous = event
             }

@@ -24,7 +24,8 @@ struct ProcessResult {
 
 enum AIPlatform {
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static func scenario(_ name: String) -> String {
@@ -33,7 +34,9 @@ enum AIPlatform {
 
     /// The binary under test: $AIPLATFORM_BIN (set by `make test`), else the release build.
     static var binary: String? {
-        if let path = ProcessInfo.processInfo.environment["AIPLATFORM_BIN"], FileManager.default.isExecutableFile(atPath: path) {
+        if let path = ProcessInfo.processInfo.environment["AIPLATFORM_BIN"],
+            FileManager.default.isExecutableFile(atPath: path)
+        {
             return path
         }
         let release = repositoryRoot.appendingPathComponent(".build/release/aiplatform").path

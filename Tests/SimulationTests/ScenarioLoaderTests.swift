@@ -49,12 +49,16 @@ import Testing
     }
 
     @Test func wrongTypeNamesTheField() {
-        let text = Self.minimal.replacingOccurrences(of: "\"requestsPerSecond\": 10", with: "\"requestsPerSecond\": \"fast\"")
-        #expect(error(text) == "x.json: workload[0].requestsPerSecond: expected an integer between 1 and 1000000, got a string")
+        let text = Self.minimal.replacingOccurrences(
+            of: "\"requestsPerSecond\": 10", with: "\"requestsPerSecond\": \"fast\"")
+        #expect(
+            error(text)
+                == "x.json: workload[0].requestsPerSecond: expected an integer between 1 and 1000000, got a string")
     }
 
     @Test func unknownFieldIsRefused() {
-        let text = Self.minimal.replacingOccurrences(of: "\"name\": \"b1\"", with: "\"name\": \"b1\", \"concurency\": 4")
+        let text = Self.minimal.replacingOccurrences(
+            of: "\"name\": \"b1\"", with: "\"name\": \"b1\", \"concurency\": 4")
         #expect(error(text).hasPrefix("x.json: backends[0].concurency: unknown field"))
     }
 
@@ -65,7 +69,11 @@ import Testing
 
     @Test func faultOutsideTheSafetyPhaseIsRefused() {
         let text = Self.minimal.replacingOccurrences(
-            of: "\"keys\"", with: "\"faults\": [{\"kind\": \"crash\", \"target\": \"b1\", \"fromSeconds\": 1, \"toSeconds\": 5}], \"keys\"")
+            of: "\"keys\"",
+            with:
+                "\"faults\": [{\"kind\": \"crash\", \"target\": \"b1\", \"fromSeconds\": 1, \"toSeconds\": "
+                + "5}], \"keys\""
+        )
         #expect(error(text) == "x.json: faults[0].toSeconds: faults must end by faultsEndSeconds (the safety phase)")
     }
 

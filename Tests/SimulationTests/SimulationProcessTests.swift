@@ -53,7 +53,9 @@ import Testing
     }
 
     @Test func checkDeterminismModeConfirmsIdenticalHistories() throws {
-        let result = try AIPlatform.run(["sim", AIPlatform.scenario("steady-state"), "--seed", "3", "--check-determinism"])
+        let result = try AIPlatform.run([
+            "sim", AIPlatform.scenario("steady-state"), "--seed", "3", "--check-determinism",
+        ])
         #expect(result.status == 0)
         #expect(result.standardOutput.contains("seed=3 deterministic"))
     }

@@ -95,10 +95,12 @@ public struct Gateway: Sendable {
         guard count > 1 else { return limits }
         var shared = limits
         let divisor = Int64(count)
-        shared.defaultRate = TokenBucket.Rate(requests: limits.defaultRate.requests, per: limits.defaultRate.period * divisor)
+        shared.defaultRate = TokenBucket.Rate(
+            requests: limits.defaultRate.requests, per: limits.defaultRate.period * divisor)
         shared.defaultBurst = max(1, limits.defaultBurst / divisor)
         shared.overrides = limits.overrides.map {
-            RateLimiter.Override(key: $0.key, rate: TokenBucket.Rate(requests: $0.rate.requests, per: $0.rate.period * divisor),
+            RateLimiter.Override(
+                key: $0.key, rate: TokenBucket.Rate(requests: $0.rate.requests, per: $0.rate.period * divisor),
                 burst: max(1, $0.burst / divisor))
         }
         return shared

@@ -97,7 +97,9 @@ public struct Orchestrator: Sendable {
         case .execute(let request): start(request, now: now, into: &actions)
         case .backendReplied(let reply):
             let (key, attemptNumber) = Self.decode(reply.call.value)
-            guard var execution = executions[key], execution.calling, execution.attempts == attemptNumber else { return }
+            guard var execution = executions[key], execution.calling, execution.attempts == attemptNumber else {
+                return
+            }
             if let failure = reply.failure {
                 attemptFailed(&execution, key: key, failure, now: now, into: &actions)
             } else {
@@ -125,7 +127,8 @@ public struct Orchestrator: Sendable {
     mutating func start(_ request: ExecuteRequest, now: Instant, into actions: inout [Action]) {
         guard executions.count < configuration.executionsMax else {
             let outcome = InferenceOutcome.failed(.unavailable, retryAfter: .seconds(1))
-            return actions.append(.reply(ExecuteReply(id: request.id, outcome: outcome, preferredBackendFailed: false, attempts: 0)))
+            return actions.append(
+                .reply(ExecuteReply(id: request.id, outcome: outcome, preferredBackendFailed: false, attempts: 0)))
         }
         sequence += 1
         let key = UInt64(configuration.orchestratorIndex) << 40 | sequence
@@ -144,7 +147,8 @@ public struct Orchestrator: Sendable {
     ) {
         var candidate = backend
         var refusedRetryAfter = Duration.seconds(60)
-        let pool = configuration.deployment.model(execution.request.model)?.version(execution.request.version)?.backends
+        let pool =
+            configuration.deployment.model(execution.request.model)?.version(execution.request.version)?.backends
             ?? [backend]
         for _ in 0..<max(pool.count, 1) {
             let before = breakers[candidate.value].phase

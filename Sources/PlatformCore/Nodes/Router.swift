@@ -16,6 +16,9 @@ public struct Router: Sendable {
         public var orchestratorCount: Int = 1
         public var strategy: Strategy = .leastLatency
         public var leastLatency = LeastLatencyPicker.Configuration()
+        /// A backend whose latency was last measured longer ago than this gets the next request,
+        /// so a backend that once looked slow is measured again instead of starved forever.
+        public var latencySampleMaxAge: Duration = .seconds(1)
         public var backendHealth = HealthTracker.Configuration()
         public var orchestratorHealth = HealthTracker.Configuration()
         /// Kept back from the budget so the router's own answer reaches the gateway in time.
@@ -62,6 +65,8 @@ public struct Router: Sendable {
         var backends: [BackendID]
         var roundRobin = RoundRobinPicker()
         var leastLatency: LeastLatencyPicker
+        /// When each member was last picked, for re-measuring members that get no traffic.
+        var lastPickedAt: [Instant]
     }
 
     public let configuration: Configuration
@@ -100,7 +105,8 @@ public struct Router: Sendable {
                     Pool(
                         backends: version.backends,
                         leastLatency: LeastLatencyPicker(
-                            memberCount: version.backends.count, configuration: configuration.leastLatency)))
+                            memberCount: version.backends.count, configuration: configuration.leastLatency),
+                        lastPickedAt: Array(repeating: .zero, count: version.backends.count)))
             }
             poolIndex.append(indices)
         }
@@ -147,7 +153,7 @@ public struct Router: Sendable {
         }
         let poolNumber = poolIndex[request.model.value][versionPosition]
         guard pending.count < configuration.pendingMax, !pools[poolNumber].backends.isEmpty,
-            let member = pickBackend(pool: poolNumber)
+            let member = pickBackend(pool: poolNumber, now: now)
         else {
             return actions.append(.reply(Self.failure(request.id, .unavailable), toGateway: gateway))
         }
@@ -155,7 +161,8 @@ public struct Router: Sendable {
         let orchestrator = pickOrchestrator()
         let budget = request.budget - configuration.replyMargin
         pending[request.id.value] = Pending(
-            gateway: gateway, backend: backend, pool: poolNumber, member: member, orchestrator: orchestrator, sentAt: now)
+            gateway: gateway, backend: backend, pool: poolNumber, member: member, orchestrator: orchestrator,
+            sentAt: now)
         actions.append(
             .observe(
                 .routed(
@@ -185,17 +192,28 @@ public struct Router: Sendable {
 
     /// A backend of the pool that health tracking allows; all of them when none is allowed
     /// (panic routing beats refusing everything).
-    mutating func pickBackend(pool poolNumber: Int) -> Int? {
+    mutating func pickBackend(pool poolNumber: Int, now: Instant) -> Int? {
         let backends = pools[poolNumber].backends
         let health = backendHealth
         var eligible: (Int) -> Bool = { health.isAvailable(backends[$0].value) }
         if !backends.indices.contains(where: eligible) { eligible = { _ in true } }
+        let picked: Int?
         switch configuration.strategy {
         case .roundRobin:
-            return pools[poolNumber].roundRobin.pick(count: backends.count, isEligible: eligible)
+            picked = pools[poolNumber].roundRobin.pick(count: backends.count, isEligible: eligible)
         case .leastLatency:
-            return pools[poolNumber].leastLatency.pick(count: backends.count, isEligible: eligible, random: &random)
+            let oldest = now - configuration.latencySampleMaxAge
+            let lastPicked = pools[poolNumber].lastPickedAt
+            if let stale = backends.indices.first(where: { lastPicked[$0] < oldest && eligible($0) }) {
+                picked = pools[poolNumber].leastLatency.pick(
+                    count: backends.count, isEligible: { $0 == stale }, random: &random)
+            } else {
+                picked = pools[poolNumber].leastLatency.pick(
+                    count: backends.count, isEligible: eligible, random: &random)
+            }
         }
+        if let picked { pools[poolNumber].lastPickedAt[picked] = now }
+        return picked
     }
 
     mutating func pickOrchestrator() -> OrchestratorID {

@@ -1,0 +1,124 @@
+// The report's tables: invariant violations (shown first when a run failed), per-API-key
+// figures, sometimes-properties and fault windows. Long lists are capped to keep pages small.
+
+enum HTMLTables {
+    static let maxRows = 200
+    /// Violations shown before the rest are folded away.
+    static let firstRows = 12
+
+    /// A table from a header row and body rows; cells are already HTML.
+    /// Headers starting with "#" are right-aligned numeric columns.
+    static func table(_ headers: [String], _ rows: [[String]]) -> String {
+        let numeric = headers.map { $0.hasPrefix("#") }
+        var out = "<table><thead><tr>"
+        for (h, isNum) in zip(headers, numeric) {
+            let text = HTMLText.escape(isNum ? String(h.dropFirst()) : h)
+            out += (isNum ? "<th class=\"num\">" : "<th>") + text + "</th>"
+        }
+        out += "</tr></thead><tbody>"
+        for row in rows {
+            out += "<tr>"
+            for (i, cell) in row.enumerated() {
+                let isNum = i < numeric.count && numeric[i]
+                out += (isNum ? "<td class=\"num\">" : "<td>") + cell + "</td>"
+            }
+            out += "</tr>"
+        }
+        return out + "</tbody></table>"
+    }
+
+    static func more(_ total: Int, shown: Int, what: String) -> String {
+        total > shown ? "<p class=\"more\">\(ReportNumber.grouped(total - shown)) more \(what) not shown.</p>" : ""
+    }
+
+    /// Violations in time order; empty when the run broke no invariant.
+    static func violations(_ r: RunReport) -> String {
+        guard !r.violations.isEmpty else { return "" }
+        let ordered = r.violations.indices.sorted {
+            (ReportNumber.finite(r.violations[$0].time), $0) < (ReportNumber.finite(r.violations[$1].time), $1)
+        }
+        let rows = ordered.prefix(maxRows).map { i -> [String] in
+            let v = r.violations[i]
+            return [
+                "<strong>" + HTMLText.escape(v.invariant) + "</strong>",
+                ReportNumber.fixed(v.time, 3) + " s",
+                "<span class=\"mono\">" + HTMLText.escape(v.detail, limit: 600) + "</span>",
+            ]
+        }
+        let n = r.violations.count
+        let headers = ["invariant", "#time", "detail"]
+        var body = table(headers, Array(rows.prefix(firstRows)))
+        if rows.count > firstRows {
+            body +=
+                "<details><summary>Show \(rows.count - firstRows) more</summary>"
+                + table(headers, Array(rows.dropFirst(firstRows))) + "</details>"
+        }
+        return "<section class=\"card violations\" id=\"violations\"><h2>\(ReportNumber.grouped(n)) invariant "
+            + (n == 1 ? "violation" : "violations") + "</h2>" + body
+            + more(n, shown: rows.count, what: "violations") + "</section>\n"
+    }
+
+    /// Requests, successes, rate limiting and p99 per API key.
+    static func keys(_ r: RunReport) -> String {
+        let slo = ReportNumber.finite(r.sloP99Milliseconds)
+        let rows = r.keys.prefix(maxRows).map { k -> [String] in
+            let p99 = ReportNumber.finite(k.p99Milliseconds)
+            let over = slo > 0 && p99 > slo
+            return [
+                "<span class=\"mono\">" + HTMLText.escape(k.key, limit: 120) + "</span>",
+                ReportNumber.grouped(k.requests), ReportNumber.grouped(k.ok),
+                HTMLText.escape(ReportNumber.percent(k.ok, of: k.requests)),
+                k.rateLimited > 0 ? ReportNumber.grouped(k.rateLimited) : "<span class=\"zero\">0</span>",
+                (over ? "<span class=\"bad-text\">" : "<span>") + ReportNumber.ms(p99) + " ms</span>",
+            ]
+        }
+        let body =
+            rows.isEmpty
+            ? "<p class=\"empty\">No API keys in this run.</p>"
+            : table(["key", "#requests", "#ok", "#ok %", "#rate limited", "#p99"], rows)
+        return "<section class=\"card\" id=\"keys\"><h2>Per API key</h2>" + body
+            + more(r.keys.count, shown: rows.count, what: "keys") + "</section>\n"
+    }
+
+    /// Sometimes-properties: states the scenario wants reached, and whether this run did.
+    static func sometimes(_ r: RunReport) -> String {
+        let rows = r.sometimes.prefix(maxRows).map { p -> [String] in
+            [
+                HTMLText.escape(p.name, limit: 200), ReportNumber.grouped(p.hits),
+                p.hits > 0 ? "<span class=\"hit\">✔ hit</span>" : "<span class=\"miss\">✘ not hit</span>",
+            ]
+        }
+        let hit = r.sometimes.filter { $0.hits > 0 }.count
+        let body =
+            rows.isEmpty
+            ? "<p class=\"empty\">The scenario lists no sometimes-properties.</p>"
+            : table(["property", "#hits", "reached"], rows)
+        let count = r.sometimes.isEmpty ? "" : " · \(hit) of \(r.sometimes.count) reached"
+        return "<section class=\"card\" id=\"sometimes\"><h2>Sometimes-properties\(count)</h2>" + body
+            + more(r.sometimes.count, shown: rows.count, what: "properties") + "</section>\n"
+    }
+
+    /// The injected fault windows in time order.
+    static func faults(_ r: RunReport) -> String {
+        let ordered = r.faults.indices.sorted {
+            (ReportNumber.finite(r.faults[$0].startSeconds), $0) < (ReportNumber.finite(r.faults[$1].startSeconds), $1)
+        }
+        let rows = ordered.prefix(maxRows).map { i -> [String] in
+            let w = r.faults[i]
+            let s = ReportNumber.finite(w.startSeconds)
+            let e = ReportNumber.finite(w.endSeconds)
+            return [
+                "<strong>" + HTMLText.escape(w.kind, limit: 60) + "</strong>",
+                "<span class=\"mono\">" + HTMLText.escape(w.target, limit: 120) + "</span>",
+                ReportNumber.seconds(s) + " s", ReportNumber.seconds(e) + " s",
+                ReportNumber.seconds(max(e - s, 0)) + " s",
+            ]
+        }
+        let body =
+            rows.isEmpty
+            ? "<p class=\"empty\">No faults were injected.</p>"
+            : table(["kind", "target", "#start", "#end", "#duration"], rows)
+        return "<section class=\"card\" id=\"faults\"><h2>Fault windows</h2>" + body
+            + more(r.faults.count, shown: rows.count, what: "fault windows") + "</section>\n"
+    }
+}

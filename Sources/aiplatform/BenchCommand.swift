@@ -1,0 +1,44 @@
+// `aiplatform bench`: the simulator's speed against its peer measured in the same process, one
+// after the other, so a noisy shared machine moves both figures together: the bare event queue
+// (SchedulerBaseline) and full runs of a scenario.
+
+import Foundation
+import PlatformCore
+import Simulation
+
+enum BenchCommand {
+    static func main(_ arguments: [String]) -> Int32 {
+        let path = arguments.first ?? "scenarios/steady-state.json"
+        let scenario: Scenario
+        do {
+            scenario = try Scenario.load(json: try String(contentsOfFile: path, encoding: .utf8), file: path)
+        } catch {
+            SimCommand.fail("aiplatform bench: \(error)")
+            return 2
+        }
+        let clock = ContinuousClock()
+        var simulatedEvents = 0
+        var simulatedSeconds = 0.0
+        let simulationStart = clock.now
+        for seed in UInt64(1)...3 {
+            let outcome = Simulator(scenario: scenario, seed: seed).run()
+            simulatedEvents += outcome.report.events
+        }
+        simulatedSeconds = seconds(clock.now - simulationStart)
+        let baselineStart = clock.now
+        let checksum = SchedulerBaseline.run(events: simulatedEvents)
+        let baselineSeconds = seconds(clock.now - baselineStart)
+        let simulationRate = Double(simulatedEvents) / simulatedSeconds
+        let baselineRate = Double(simulatedEvents) / baselineSeconds
+        print("scenario=\(scenario.name) seeds=1..3 events=\(simulatedEvents)")
+        print("simulation: \(Int(simulationRate)) events/s (\(SimCommand.format(simulatedSeconds, 3)) s)")
+        print("bare event queue (peer): \(Int(baselineRate)) events/s (\(SimCommand.format(baselineSeconds, 3)) s, checksum \(checksum % 1000))")
+        print("ratio simulation/peer: \(SimCommand.format(simulationRate / baselineRate, 3))")
+        return 0
+    }
+
+    static func seconds(_ duration: Swift.Duration) -> Double {
+        let components = duration.components
+        return Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
