@@ -140,7 +140,7 @@ extension Simulator {
             case .forward(let request): send(.route(request, gateway: gateway), from: node, to: layout.router)
             case .respond(let response): send(.response(response), from: node, to: NodeLayout.client)
             case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
-            case .observe(let observation): oracles.observe(observation, node: node, time: now, client: client)
+            case .observe(let observation): oracles.observe(observation, node: node, time: now)
             }
         }
     }
@@ -153,7 +153,7 @@ extension Simulator {
                 send(.execute(request), from: node, to: layout.orchestrator(orchestrator.value))
             case .reply(let reply, let gateway): send(.routeReply(reply), from: node, to: layout.gateway(gateway))
             case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
-            case .observe(let observation): oracles.observe(observation, node: node, time: now, client: client)
+            case .observe(let observation): oracles.observe(observation, node: node, time: now)
             }
         }
     }
@@ -169,7 +169,7 @@ extension Simulator {
                 if case .callStarted(_, _, let backend, let retry) = observation {
                     metrics.recordCall(at: now, backend: backend.value, retry: retry)
                 }
-                oracles.observe(observation, node: node, time: now, client: client)
+                oracles.observe(observation, node: node, time: now)
             }
         }
     }

@@ -21,14 +21,14 @@ extension Simulator {
         let sticky: UInt64 = random.chance(stream.sticky) ? 1 + random.below(UInt64(stream.stickyKeys)) : 0
         let invalid = random.chance(stream.invalid)
         workloadRandom[index] = random
-        let credential = stream.key >= 0 ? Simulator.credential(scenario.keys[stream.key].name) : "sk-unknown"
+        let credential = streamCredentials[index]
         let request = InferenceRequest(
             id: id, credential: credential, model: ModelID(stream.model), version: stream.version,
             stickyKey: sticky == 0 ? 0 : StableHasher.hash("user-\(sticky)"),
             inputElements: invalid ? 0 : stream.inputElements, timeout: stream.timeout)
         let timeout = stream.timeout == .zero ? scenario.defaultTimeout : stream.timeout
         let deadline = now + timeout.nanoseconds
-        client.sent(
+        oracles.client.sent(
             id.value,
             ClientRecord(
                 sentAt: now, deadline: deadline, stream: Int32(index), key: Int32(stream.key),
@@ -41,7 +41,7 @@ extension Simulator {
     }
 
     func clientReceived(_ response: InferenceResponse) {
-        switch client.answer(response.id.value, at: now, slack: scenario.responseSlack.nanoseconds) {
+        switch oracles.client.answer(response.id.value, at: now, slack: scenario.responseSlack.nanoseconds) {
         case .unknown, .duplicate:
             oracles.violate("exactly-one-response", at: now, "\(response.id) answered more than once")
         case .late(let record):
@@ -68,7 +68,9 @@ extension Simulator {
     }
 
     func sweep(upTo time: Int64) {
-        client.sweep(upTo: time) { id, record in
+        var missing: [(UInt64, ClientRecord)] = []
+        oracles.client.sweep(upTo: time) { id, record in missing.append((id, record)) }
+        for (id, record) in missing {
             oracles.violate(
                 "exactly-one-response", at: min(time, horizon),
                 "req#\(id) sent at \(JSONSeconds.format(record.sentAt)) never answered (deadline "

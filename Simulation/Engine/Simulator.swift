@@ -28,6 +28,8 @@ public final class Simulator {
 
     var networkRandom: SeededRandom
     var workloadRandom: [SeededRandom]
+    /// The credential each workload stream presents, made once.
+    let streamCredentials: [String]
     var linkLoss: [Int64]
     var partitions: [Int]
     var nextRequest: UInt64 = 0
@@ -37,7 +39,6 @@ public final class Simulator {
     var routerActions: [Router.Action] = []
     var orchestratorActions: [Orchestrator.Action] = []
 
-    var client = ClientTable()
     var oracles: Oracles
     var metrics: RunMetrics
     let recoveredFrom: Int64
@@ -53,6 +54,9 @@ public final class Simulator {
         let root = SeededRandom(seed: seed)
         networkRandom = root.split(stream: 1)
         workloadRandom = scenario.workload.indices.map { root.split(stream: 1_000 + UInt64($0)) }
+        streamCredentials = scenario.workload.map {
+            $0.key >= 0 ? Simulator.credential(scenario.keys[$0.key].name) : "sk-unknown"
+        }
         let deployment = Simulator.deployment(scenario)
         router = Router(configuration: Simulator.routerConfiguration(scenario, deployment, sabotage, seed: seed))
         for index in 0..<scenario.gateways {

@@ -4,13 +4,13 @@ import PlatformCore
 
 extension Oracles {
     /// Feeds one observation reported by `node` at global `time`.
-    mutating func observe(_ observation: Observation, node: Int, time: Int64, client: ClientTable) {
+    mutating func observe(_ observation: Observation, node: Int, time: Int64) {
         switch observation {
         case .admitted(_, let keyIndex): checkRateLimit(keyIndex, at: time)
         case .rejectedAtGateway(_, let kind):
             if kind == .rateLimited { hit(.requestRateLimited) }
         case .routed(let id, let model, let version, let state, _, _):
-            checkRouted(id, model: model, version: version, state: state, at: time, client: client)
+            checkRouted(id, model: model, version: version, state: state, at: time)
         case .backendEjected(let backend):
             backendEjected[backend.value] = true
             hit(.backendEjected)
@@ -25,8 +25,7 @@ extension Oracles {
         case .executionStarted: firstAttempts[node - layout.orchestrator(0)].add(at: time)
         case .callStarted(let id, _, let backend, let retry):
             callStarted(
-                id, backend: backend.value, retry: retry, orchestrator: node - layout.orchestrator(0), at: time,
-                client: client)
+                id, backend: backend.value, retry: retry, orchestrator: node - layout.orchestrator(0), at: time)
         case .callFinished(_, let backend, let succeeded, let latency):
             callFinished(
                 backend: backend.value, orchestrator: node - layout.orchestrator(0), succeeded: succeeded,
@@ -75,7 +74,7 @@ extension Oracles {
     }
 
     mutating func checkRouted(
-        _ id: RequestID, model: ModelID, version: Int, state: VersionState, at time: Int64, client: ClientTable
+        _ id: RequestID, model: ModelID, version: Int, state: VersionState, at time: Int64
     ) {
         if !state.takesTraffic {
             violate("serving-version-only", at: time, "\(id) routed to version \(version) in state \(state.name)")
@@ -98,7 +97,7 @@ extension Oracles {
     }
 
     mutating func callStarted(
-        _ id: RequestID, backend: Int, retry: Bool, orchestrator: Int, at time: Int64, client: ClientTable
+        _ id: RequestID, backend: Int, retry: Bool, orchestrator: Int, at time: Int64
     ) {
         let pair = orchestrator * backendCount + backend
         let reference = breakerReferences[pair]

@@ -15,6 +15,8 @@ struct Oracles {
     let scenario: Scenario
     let layout: NodeLayout
     let backendCount: Int
+    /// The clients' requests; held here so oracles read it without copying it on every observation.
+    var client = ClientTable()
     private(set) var violations: [Violation] = []
     private(set) var violationCount = 0
     var sometimesHits: [Int]
