@@ -64,7 +64,8 @@ extension Oracles {
         let key = scenario.keys[keyIndex]
         let inWindow = Int64(admitted[keyIndex].add(at: time))
         let bound = key.requestsPerMinute + key.burst + rateTolerance[keyIndex]
-        if inWindow > bound {
+        if inWindow > bound && time >= rateLimitReportedUntil[keyIndex] {
+            rateLimitReportedUntil[keyIndex] = time + Duration.minutes(1).nanoseconds
             violate(
                 "rate-limit", at: time,
                 "key \(key.name): \(inWindow) requests admitted in the minute before \(seconds(time)), limit "
@@ -101,7 +102,8 @@ extension Oracles {
     ) {
         let pair = orchestrator * backendCount + backend
         let reference = breakerReferences[pair]
-        if time >= reference.windowStart && time < reference.windowEnd {
+        if time >= reference.windowStart && time < reference.windowEnd && !reference.reported {
+            breakerReferences[pair].reported = true
             violate(
                 "no-calls-while-open", at: time,
                 "orchestrator-\(orchestrator) called \(scenario.backends[backend].name) at \(seconds(time)) "
@@ -156,6 +158,7 @@ extension Oracles {
         if reference.consecutiveFailures >= scenario.breaker.consecutiveFailuresToOpen && breakerWindow > 0 {
             reference.windowStart = time
             reference.windowEnd = time + breakerWindow
+            reference.reported = false
         }
     }
 }

@@ -10,6 +10,8 @@ struct Oracles {
         var consecutiveFailures = 0
         var windowStart: Int64 = 0
         var windowEnd: Int64 = 0
+        /// True once a call inside the current window was reported (one report per window).
+        var reported = false
     }
 
     let scenario: Scenario
@@ -28,6 +30,8 @@ struct Oracles {
     var firstAttempts: [SlotCounter]
     var retries: [SlotCounter]
     var admitted: [TimeWindowQueue]
+    /// Per key, until when a broken rate limit is not reported again (one report per window).
+    var rateLimitReportedUntil: [Int64]
     let rateTolerance: [Int64]
     /// canaryCounts[model][versionPosition]: unpinned, unsticky requests routed there.
     var canaryCounts: [[Int]]
@@ -53,6 +57,7 @@ struct Oracles {
         retries = firstAttempts
         let maximumDrift = scenario.clocks.map { abs($0.driftPartsPerMillion) }.max() ?? 0
         admitted = scenario.keys.map { _ in TimeWindowQueue(window: Duration.minutes(1).nanoseconds) }
+        rateLimitReportedUntil = Array(repeating: Int64.min, count: scenario.keys.count)
         rateTolerance = scenario.keys.map { key in (key.requestsPerMinute * maximumDrift + 999_999) / 1_000_000 + 1 }
         canaryCounts = scenario.models.map { Array(repeating: 0, count: $0.versions.count) }
         backendEjected = Array(repeating: false, count: backendCount)
