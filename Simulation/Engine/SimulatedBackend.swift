@@ -74,15 +74,17 @@ struct SimulatedBackend {
     /// The process stops answering: everything in flight or queued is never answered.
     mutating func hang() {
         hung = true
-        epoch &+= 1
-        busy = 0
-        waiting.removeAll()
-        waitingHead = 0
+        loseAllWork()
     }
 
     /// The process dies: everything in flight or queued is lost.
     mutating func crash() {
         crashed = true
+        loseAllWork()
+    }
+
+    /// Forgets everything in flight or queued; completions already scheduled see a new epoch.
+    private mutating func loseAllWork() {
         epoch &+= 1
         busy = 0
         waiting.removeAll()

@@ -17,6 +17,10 @@ public enum ErrorKind: UInt8, Sendable, Hashable, CaseIterable, Comparable {
     case unavailable
     /// The deadline passed before an answer (504).
     case timeout
+    /// No such resource, or not visible to this credential (404).
+    case notFound
+    /// The request contradicts an earlier one, e.g. an idempotency key reused with another body (409).
+    case conflict
 
     public static func < (lhs: ErrorKind, rhs: ErrorKind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -29,6 +33,8 @@ public enum ErrorKind: UInt8, Sendable, Hashable, CaseIterable, Comparable {
         case .rateLimited: 429
         case .unavailable: 503
         case .timeout: 504
+        case .notFound: 404
+        case .conflict: 409
         }
     }
 
@@ -41,6 +47,8 @@ public enum ErrorKind: UInt8, Sendable, Hashable, CaseIterable, Comparable {
         case .rateLimited: "rateLimited"
         case .unavailable: "unavailable"
         case .timeout: "timeout"
+        case .notFound: "notFound"
+        case .conflict: "conflict"
         }
     }
 }

@@ -1,0 +1,238 @@
+// The gateway's batch side: `POST /v1/batch`, `GET /v1/jobs/{id}` and cancel. A submit becomes a
+// job row first (idempotent: the client's Idempotency-Key, or one derived from the request so
+// our own retries are safe) and a message on the jobs topic second; 202 is answered only once
+// the row is durable. Reads and cancels are scoped to the caller's tenant.
+
+/// A parsed `POST /v1/batch`.
+public struct BatchSubmission: Sendable, Hashable {
+    public var request: RequestID
+    public var credential: String
+    public var model: ModelID
+    public var version: Int
+    public var itemCount: Int
+    /// The hashed `Idempotency-Key` header, or 0 when the client sent none.
+    public var idempotencyKey: UInt64
+    public var bodyHash: UInt64
+
+    public init(
+        request: RequestID, credential: String, model: ModelID, version: Int, itemCount: Int, idempotencyKey: UInt64,
+        bodyHash: UInt64
+    ) {
+        self.request = request
+        self.credential = credential
+        self.model = model
+        self.version = version
+        self.itemCount = itemCount
+        self.idempotencyKey = idempotencyKey
+        self.bodyHash = bodyHash
+    }
+}
+
+/// The answer to a batch API call.
+public enum BatchOutcome: Sendable, Hashable {
+    /// 202 for a submit (the job as stored), 200 for a read or a cancel.
+    case job(JobRecord)
+    case failed(ErrorKind, retryAfter: Duration)
+}
+
+/// The batch-facing machine of the gateway.
+public struct JobFrontend: Sendable {
+    public struct Configuration: Sendable {
+        public var keys: [Gateway.APIKey] = []
+        public var deployment = Deployment(models: [], backendCount: 0)
+        public var partitionCount: Int = 8
+        public var itemsMax: Int = 10_000
+        /// Attempts of one store command before answering 503.
+        public var storeAttemptsMax: Int = 3
+        public var storeRetryDelay: Duration = .milliseconds(100)
+        /// Attempts to publish a job message before leaving it to the dispatcher.
+        public var publishAttemptsMax: Int = 3
+        public var pendingMax: Int = 10_000
+        /// Distinguishes store request ids of several gateways.
+        public var frontendIndex: Int = 0
+        public init() {}
+    }
+
+    /// What the batch frontend is told.
+    public enum Input: Sendable {
+        /// A client submitted a batch job.
+        case submit(BatchSubmission)
+        /// A client reads a job.
+        case getJob(RequestID, credential: String, JobID)
+        /// A client cancels a job.
+        case cancelJob(RequestID, credential: String, JobID)
+        /// The job table answered.
+        case storeReplied(StoreRequestID, JobStoreReply)
+        /// The job table did not answer.
+        case storeFailed(StoreRequestID, StoreFailure)
+        /// The broker acknowledged (or refused) a job message.
+        case published(JobID, succeeded: Bool)
+        /// A timer the frontend set has fired.
+        case timerFired(TimerID)
+    }
+
+    /// What the batch frontend asks its shell to do.
+    public enum Action: Sendable {
+        /// Answer the client's request.
+        case respond(RequestID, BatchOutcome)
+        /// Send a command to the job table.
+        case store(StoreRequestID, JobStoreCommand)
+        /// Put a job message on the jobs topic.
+        case publish(JobID, PartitionID)
+        /// Call back with `timerFired` at this instant of the gateway's clock.
+        case setTimer(TimerID, at: Instant)
+    }
+
+    /// A client request waiting for the store, and how often its command was tried.
+    struct Pending {
+        var request: RequestID
+        var command: JobStoreCommand
+        var attempts: Int
+    }
+
+    public let configuration: Configuration
+    var keyIndexByCredential: [String: Int]
+    var pending = IdentifierTable<Pending>(capacity: 256)
+    var publishAttempts = IdentifierTable<Int>(capacity: 256)
+    var sequence: UInt64 = 0
+
+    public init(configuration: Configuration) {
+        precondition(configuration.partitionCount >= 1, "the jobs topic has at least one partition")
+        self.configuration = configuration
+        var index: [String: Int] = [:]
+        for (position, key) in configuration.keys.enumerated() { index[key.credential] = position }
+        keyIndexByCredential = index
+    }
+
+    /// Client requests waiting for the store.
+    public var pendingCount: Int { pending.count }
+
+    /// The partition a job's messages go to (stable, so one job's messages stay in order).
+    public func partition(of job: JobID) -> PartitionID {
+        var hasher = StableHasher()
+        hasher.combine(job.value)
+        return PartitionID(Int(hasher.value % UInt64(configuration.partitionCount)))
+    }
+
+    /// Feeds one input; actions are appended in the order the shell must perform them.
+    public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
+        switch input {
+        case .submit(let submission): submit(submission, into: &actions)
+        case .getJob(let request, let credential, let job):
+            guard let tenant = authorize(request, credential, into: &actions) else { return }
+            send(.get(job, tenant: tenant), for: request, into: &actions)
+        case .cancelJob(let request, let credential, let job):
+            guard let tenant = authorize(request, credential, into: &actions) else { return }
+            send(.cancel(job, tenant: tenant), for: request, into: &actions)
+        case .storeReplied(let id, let reply): storeReplied(id, reply, into: &actions)
+        case .storeFailed(let id, _): retryOrGiveUp(id, now: now, into: &actions)
+        case .published(let job, let succeeded): published(job, succeeded, now: now, into: &actions)
+        case .timerFired(let timer): timerFired(timer, into: &actions)
+        }
+    }
+
+    mutating func submit(_ submission: BatchSubmission, into actions: inout [Action]) {
+        guard let tenant = authorize(submission.request, submission.credential, into: &actions) else { return }
+        guard let model = configuration.deployment.model(submission.model),
+            submission.itemCount >= 1, submission.itemCount <= configuration.itemsMax,
+            submission.version == 0 || model.version(submission.version) != nil
+        else { return actions.append(.respond(submission.request, .failed(.badRequest, retryAfter: .zero))) }
+        let version =
+            submission.version != 0 ? submission.version : (model.versions.last { $0.state == .serving }?.number ?? 0)
+        guard version != 0 else {
+            return actions.append(.respond(submission.request, .failed(.badRequest, retryAfter: .zero)))
+        }
+        // Without a client key, one derived from the request id still makes our own retries idempotent.
+        let idempotencyKey =
+            submission.idempotencyKey != 0 ? submission.idempotencyKey : submission.request.value | 1 << 63
+        let spec = JobSpec(
+            tenant: tenant, model: submission.model, version: version, itemCount: submission.itemCount,
+            idempotencyKey: idempotencyKey, bodyHash: submission.bodyHash)
+        send(.submit(spec), for: submission.request, into: &actions)
+    }
+
+    /// The tenant of a credential allowed to use the batch API, or nil after answering 401/403.
+    mutating func authorize(_ request: RequestID, _ credential: String, into actions: inout [Action]) -> Int? {
+        guard let tenant = keyIndexByCredential[credential] else {
+            actions.append(.respond(request, .failed(.unauthorized, retryAfter: .zero)))
+            return nil
+        }
+        guard configuration.keys[tenant].mayInfer else {
+            actions.append(.respond(request, .failed(.forbidden, retryAfter: .zero)))
+            return nil
+        }
+        return tenant
+    }
+
+    mutating func send(_ command: JobStoreCommand, for request: RequestID, into actions: inout [Action]) {
+        guard pending.count < configuration.pendingMax else {
+            return actions.append(.respond(request, .failed(.unavailable, retryAfter: .seconds(1))))
+        }
+        sequence += 1
+        let id = StoreRequestID(UInt64(configuration.frontendIndex) << 48 | sequence)
+        pending[id.value] = Pending(request: request, command: command, attempts: 1)
+        actions.append(.store(id, command))
+    }
+
+    mutating func storeReplied(_ id: StoreRequestID, _ reply: JobStoreReply, into actions: inout [Action]) {
+        guard let entry = pending.removeValue(forKey: id.value) else { return }
+        switch reply {
+        case .submitted(let record, _):
+            if record.state == .accepted { publish(record.id, into: &actions) }
+            actions.append(.respond(entry.request, .job(record)))
+        case .idempotencyConflict: actions.append(.respond(entry.request, .failed(.conflict, retryAfter: .zero)))
+        case .updated(let record), .record(let record), .notApplicable(let record), .deadLettered(let record),
+            .fenced(let record):
+            actions.append(.respond(entry.request, .job(record)))
+        case .notFound: actions.append(.respond(entry.request, .failed(.notFound, retryAfter: .zero)))
+        case .full: actions.append(.respond(entry.request, .failed(.unavailable, retryAfter: .seconds(5))))
+        }
+    }
+
+    /// Store commands are safe to repeat (submits are idempotent, the rest fenced or reads), so a
+    /// failure of either kind is retried after a delay, up to `storeAttemptsMax`.
+    mutating func retryOrGiveUp(_ id: StoreRequestID, now: Instant, into actions: inout [Action]) {
+        guard let entry = pending[id.value] else { return }
+        guard entry.attempts < configuration.storeAttemptsMax else {
+            pending[id.value] = nil
+            return actions.append(.respond(entry.request, .failed(.unavailable, retryAfter: .seconds(1))))
+        }
+        actions.append(.setTimer(TimerID(id.value << 1), at: now + configuration.storeRetryDelay))
+    }
+
+    mutating func published(_ job: JobID, _ succeeded: Bool, now: Instant, into actions: inout [Action]) {
+        if succeeded {
+            publishAttempts[job.value] = nil
+            sequence += 1
+            // Best effort: a job left in `accepted` is still leasable when its message arrives.
+            actions.append(
+                .store(StoreRequestID(UInt64(configuration.frontendIndex) << 48 | sequence), .markQueued(job)))
+            return
+        }
+        let attempts = (publishAttempts[job.value] ?? 1)
+        guard attempts < configuration.publishAttemptsMax else {
+            publishAttempts[job.value] = nil
+            return
+        }
+        publishAttempts[job.value] = attempts + 1
+        actions.append(.setTimer(TimerID(job.value << 1 | 1), at: now + configuration.storeRetryDelay))
+    }
+
+    mutating func publish(_ job: JobID, into actions: inout [Action]) {
+        if publishAttempts[job.value] == nil { publishAttempts[job.value] = 1 }
+        actions.append(.publish(job, partition(of: job)))
+    }
+
+    mutating func timerFired(_ timer: TimerID, into actions: inout [Action]) {
+        if timer.value & 1 == 1 {
+            let job = JobID(timer.value >> 1)
+            guard publishAttempts.contains(job.value) else { return }
+            return actions.append(.publish(job, partition(of: job)))
+        }
+        let id = timer.value >> 1
+        guard var entry = pending[id] else { return }
+        entry.attempts += 1
+        pending[id] = entry
+        actions.append(.store(StoreRequestID(id), entry.command))
+    }
+}
