@@ -4,7 +4,9 @@
 
 import PlatformCore
 
-/// Every message that crosses the simulated network.
+/// Every message that crosses the simulated network. Batch messages are `indirect` (boxed): their
+/// payloads (job records, commands) are large, and inline they would make every event, sync path
+/// included, as large as the largest of them.
 enum Message {
     /// Client -> gateway.
     case request(InferenceRequest)
@@ -20,8 +22,42 @@ enum Message {
     case executeReply(ExecuteReply)
     /// Orchestrator -> backend.
     case call(BackendCall)
-    /// Backend -> orchestrator.
+    /// Backend -> orchestrator or batch worker.
     case callReply(BackendReply)
+    /// Client -> gateway: `POST /v1/batch`.
+    indirect case batchSubmit(BatchSubmission)
+    /// Client -> gateway: `GET /v1/jobs/{id}`.
+    indirect case jobGet(RequestID, credential: String, JobID)
+    /// Client -> gateway: cancel a job.
+    indirect case jobCancel(RequestID, credential: String, JobID)
+    /// Gateway -> client: the batch API's answer.
+    indirect case batchResponse(RequestID, BatchOutcome)
+    /// Gateway or worker -> job store.
+    indirect case storeCommand(StoreRequestID, JobStoreCommand)
+    /// Job store -> gateway or worker.
+    indirect case storeReply(StoreRequestID, JobStoreReply)
+    /// Job store -> gateway or worker: no answer (outage, or the outcome was lost).
+    indirect case storeFailure(StoreRequestID, StoreFailure)
+    /// Gateway -> broker: append a job message.
+    case publish(JobID, PartitionID)
+    /// Broker -> gateway.
+    case publishAck(JobID, succeeded: Bool)
+    /// Worker -> broker.
+    case fetch(PartitionID, maxRecords: Int)
+    /// Broker -> worker.
+    indirect case records(PartitionID, [JobMessage])
+    /// Worker -> broker.
+    case commit(PartitionID, nextOffset: Int64)
+    /// Broker -> worker: the partitions it now owns.
+    indirect case assigned([PartitionID])
+    /// Broker -> worker: give these partitions up.
+    indirect case revoked([PartitionID])
+    /// Worker -> broker: revoked partitions released.
+    indirect case revocationDone([PartitionID])
+    /// Worker -> object store.
+    indirect case putObject(PutID, ResultLocation, bytes: Int)
+    /// Object store -> worker.
+    case putAck(PutID, succeeded: Bool)
 }
 
 /// Something that happens at an instant of simulated (global) time.
@@ -38,6 +74,23 @@ enum Event {
     case fault(index: Int, starting: Bool)
     /// The client checks requests whose answer is overdue.
     case deadlineSweep
+    /// The next batch job of a job stream is submitted.
+    case jobArrival(stream: Int)
+    /// The client polls (or cancels, or resubmits) one of its jobs: index into its job list.
+    case jobFollowUp(clientJob: Int, kind: FollowUp)
+    /// A timer of a gateway's batch frontend fires.
+    case frontendTimer(gateway: Int, TimerID)
+    /// A batch worker's timer fires (ignored if the worker restarted since: epoch changed).
+    case workerTimer(worker: Int, epoch: UInt32, TimerID)
+    /// The broker gives up on a silent worker (if it did not come back since: epoch unchanged).
+    case sessionExpired(worker: Int, epoch: UInt32)
+    /// The broker stops waiting for revocations of rebalance `generation` and assigns.
+    case rebalanceDeadline(generation: Int)
+}
+
+/// What a batch client does later about one of its jobs.
+enum FollowUp: UInt8 {
+    case poll, cancel, duplicate, conflicting
 }
 
 struct ScheduledEvent {

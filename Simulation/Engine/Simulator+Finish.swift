@@ -17,6 +17,7 @@ extension Simulator {
         checkCanaryShares()
         checkKeys()
         checkExpectations()
+        checkBatchEnd()
         let hash = history.value
         let report = buildReport(hash: hash)
         return RunOutcome(

@@ -108,10 +108,12 @@ extension Simulator {
             backendReceived(call, backend: to - layout.backend(0), from: from)
         case .callReply(let reply):
             record(node: to, kind: 8, id: reply.call.value)
+            if to >= layout.worker(0) { return worker(to - layout.worker(0), .backendReplied(reply)) }
             let orchestrator = to - layout.orchestrator(0)
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.backendReplied(reply), now: localNow(to), into: &orchestratorActions)
             performOrchestrator(orchestrator)
+        default: deliverBatch(message, from: from, to: to)
         }
     }
 

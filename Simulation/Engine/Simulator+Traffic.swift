@@ -100,8 +100,9 @@ extension Simulator {
 
     /// Puts a message on the wire: partitions and loss drop it, latency delays it, reordering
     /// holds some back, duplication sends a second copy.
-    func send(_ message: Message, from: Int, to: Int) {
+    func send(_ message: Message, from: Int, to: Int, after processing: Int64 = 0) {
         let link = from * layout.count + to
+        let processing = processing + linkDelay[link]
         if partitions[link] > 0 {
             networkDropped += 1
             oracles.hit(.networkDropped)
@@ -116,10 +117,16 @@ extension Simulator {
                 return
             }
         }
-        queue.schedule(at: now + latency(betweenNodes: betweenNodes), .deliver(from: from, to: to, message))
+        var deliverAt = now + processing + latency(betweenNodes: betweenNodes)
+        if from == layout.broker || to == layout.broker {
+            // One TCP connection per client: the broker's messages arrive in the order they were sent.
+            deliverAt = max(deliverAt, linkLastDelivery[link])
+            linkLastDelivery[link] = deliverAt
+        }
+        queue.schedule(at: deliverAt, .deliver(from: from, to: to, message))
         if betweenNodes && network.duplication.partsPerMillion > 0 && networkRandom.chance(network.duplication) {
             oracles.hit(.networkDuplicated)
-            queue.schedule(at: now + latency(betweenNodes: true), .deliver(from: from, to: to, message))
+            queue.schedule(at: now + processing + latency(betweenNodes: true), .deliver(from: from, to: to, message))
         }
     }
 
@@ -143,10 +150,15 @@ extension Simulator {
         case .slowdown: backends[fault.backend].slowdownFactor = starting ? fault.factor : 1
         case .errors:
             backends[fault.backend].errorRate = starting ? fault.rate : scenario.backends[fault.backend].errorRate
-        case .partition, .loss:
+        case .storeOutage, .storeSlow, .objectStoreErrors, .workerCrash, .workerShutdown, .rebalance:
+            applyBatchFault(fault, starting: starting)
+        case .partition, .loss, .delay:
             let forward = fault.nodes.0 * layout.count + fault.nodes.1
             let backward = fault.nodes.1 * layout.count + fault.nodes.0
-            if fault.kind == .partition {
+            if fault.kind == .delay {
+                linkDelay[forward] = starting ? fault.delay.nanoseconds : 0
+                linkDelay[backward] = starting ? fault.delay.nanoseconds : 0
+            } else if fault.kind == .partition {
                 partitions[forward] += starting ? 1 : -1
                 partitions[backward] += starting ? 1 : -1
             } else {

@@ -32,16 +32,24 @@ public final class Simulator {
     let streamCredentials: [String]
     var linkLoss: [Int64]
     var partitions: [Int]
+    /// Extra delay per link while a delay fault is on.
+    var linkDelay: [Int64]
+    /// Per link, the latest delivery time scheduled on FIFO links (the broker's connections).
+    var linkLastDelivery: [Int64]
     var nextRequest: UInt64 = 0
     var nextGateway = 0
 
     var gatewayActions: [Gateway.Action] = []
     var routerActions: [Router.Action] = []
     var orchestratorActions: [Orchestrator.Action] = []
+    var frontendActions: [JobFrontend.Action] = []
+    var workerActions: [BatchWorker.Action] = []
 
     var oracles: Oracles
     var metrics: RunMetrics
     let recoveredFrom: Int64
+    /// The batch path's world, when the scenario has one.
+    var batch: BatchWorld?
     var networkDropped = 0
 
     public init(scenario: Scenario, seed: UInt64, sabotage: Sabotage = []) {
@@ -79,11 +87,14 @@ public final class Simulator {
         }
         linkLoss = Array(repeating: 0, count: layout.count * layout.count)
         partitions = Array(repeating: 0, count: layout.count * layout.count)
+        linkDelay = Array(repeating: 0, count: layout.count * layout.count)
+        linkLastDelivery = Array(repeating: 0, count: layout.count * layout.count)
         oracles = Oracles(scenario: scenario)
         metrics = RunMetrics(
             duration: scenario.duration, bucket: scenario.bucket, keyCount: scenario.keys.count,
             backendCount: scenario.backends.count)
         recoveredFrom = (scenario.faultsEnd + scenario.recoveryBound).nanoseconds
+        batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000))
     }
 
     /// Runs to the end and returns the outcome.
@@ -96,6 +107,10 @@ public final class Simulator {
             queue.schedule(at: fault.end.nanoseconds, .fault(index: index, starting: false))
         }
         queue.schedule(at: 100_000_000, .deadlineSweep)
+        if batch != nil {
+            queue.schedule(at: scenario.faultsEnd.nanoseconds, .fault(index: -1, starting: false))
+            startBatch()
+        }
         while let scheduled = queue.popFirst() {
             if scheduled.time > horizon { break }
             now = scheduled.time
@@ -134,11 +149,21 @@ public final class Simulator {
                         call: next.call, replyTo: next.replyTo))
             }
         case .fault(let index, let starting):
-            record(node: 0, kind: starting ? 22 : 23, id: UInt64(index))
+            record(node: 0, kind: starting ? 22 : 23, id: UInt64(bitPattern: Int64(index)))
+            if index < 0 { return markFaultsEnd() }
             applyFault(index, starting: starting)
         case .deadlineSweep:
             sweep(upTo: now)
             if now + 100_000_000 <= horizon { queue.schedule(at: now + 100_000_000, .deadlineSweep) }
+        case .jobArrival(let stream): jobArrival(stream: stream)
+        case .jobFollowUp(let clientJob, let kind): jobFollowUp(clientJob, kind)
+        case .frontendTimer(let gateway, let timer):
+            record(node: layout.gateway(gateway), kind: 51, id: timer.value)
+            frontend(gateway, .timerFired(timer))
+        case .workerTimer(let worker, let epoch, let timer): workerTimer(worker, epoch: epoch, timer)
+        case .sessionExpired(let worker, let epoch): sessionExpired(worker, epoch: epoch)
+        case .rebalanceDeadline(let generation):
+            if batch!.broker.generation == generation && batch!.pendingRevocations > 0 { assignPartitions() }
         }
     }
 

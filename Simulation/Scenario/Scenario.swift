@@ -36,6 +36,8 @@ public struct Scenario: Sendable {
     public var faults: [FaultSpec] = []
     public var clocks: [ClockSpec] = []
     public var expectations: [ExpectationSpec] = []
+    /// The asynchronous batch path; nil when the scenario has no batch traffic.
+    public var batch: BatchSpec?
 
     public var breaker = CircuitBreaker.Configuration()
     public var retry = RetryPolicy.Configuration()
@@ -130,6 +132,22 @@ public struct FaultSpec: Sendable {
         case partition
         /// A share of messages between the two named nodes is lost.
         case loss
+        /// Messages between the two named nodes sent in the window arrive `delayMs` late (a stalled
+        /// connection, a paused process's late writes).
+        case delay
+        /// The job store refuses every command (`percent`: share of commands that are applied
+        /// but whose answer is lost instead, an unknown outcome).
+        case storeOutage
+        /// Job store commands take `factor` times longer.
+        case storeSlow
+        /// A share (`percent`) of object store writes fail.
+        case objectStoreErrors
+        /// A batch worker process dies (volatile state lost) and restarts at the window's end.
+        case workerCrash
+        /// A batch worker is asked to shut down gracefully and restarts at the window's end.
+        case workerShutdown
+        /// The consumer group rebalances at the window's start (every partition moves).
+        case rebalance
     }
     public var kind: Kind
     /// A backend index, or a node pair for partition and loss.
@@ -140,6 +158,7 @@ public struct FaultSpec: Sendable {
     public var end: Duration
     public var factor: Int64 = 1
     public var rate: Ratio = .zero
+    public var delay: Duration = .zero
 }
 
 /// A node's clock: it reads global time plus an offset, running fast or slow by `driftPpm`.
@@ -162,22 +181,72 @@ public struct ExpectationSpec: Sendable {
     public var share: Ratio
 }
 
-/// The fixed node numbering of a scenario's world: client, gateways, router, orchestrators, backends.
+/// The batch path of a scenario: the jobs topic, the worker pool, the stores, the job workload.
+public struct BatchSpec: Sendable {
+    public var partitions: Int = 8
+    public var workers: Int = 3
+    public var slots: Int = 8
+    public var prefetchMax: Int = 16
+    public var itemsInFlightPerJob: Int = 4
+    public var lease: Duration = .seconds(10)
+    public var attemptsMax: Int = 3
+    public var drainDeadline: Duration = .seconds(5)
+    public var itemTimeout: Duration = .seconds(2)
+    /// How long the broker waits for a silent worker before rebalancing its partitions away.
+    public var sessionTimeout: Duration = .seconds(3)
+    public var storeLatency: Duration = .milliseconds(2)
+    public var objectStoreLatency: Duration = .milliseconds(5)
+    public var jobs: [JobStreamSpec] = []
+    /// After the faults end, jobs must complete at least this fast until the backlog is gone.
+    public var drainJobsPerSecondMin: Int64 = 0
+    public init() {}
+}
+
+/// One stream of batch submissions.
+public struct JobStreamSpec: Sendable {
+    /// Index into `Scenario.keys`.
+    public var key: Int
+    public var jobsPerSecond: Int64 = 0
+    /// Jobs submitted all at once at `start` (a backlog burst).
+    public var burst: Int = 0
+    public var items: Int = 10
+    public var model: Int = 0
+    /// Share of submissions the client sends twice with the same idempotency key and body.
+    public var duplicate: Ratio = .zero
+    /// Share of submissions that reuse a key with a different body (must get 409).
+    public var conflicting: Ratio = .zero
+    /// Share of jobs the client cancels shortly after submitting.
+    public var cancel: Ratio = .zero
+    /// How often the client polls each of its jobs until it is terminal (zero: never).
+    public var pollEvery: Duration = .seconds(2)
+    public var start: Duration = .zero
+    public var end: Duration?
+}
+
+/// The fixed node numbering of a scenario's world: client, gateways, router, orchestrators,
+/// backends, batch workers, then the job store (PostgreSQL), the broker (Kafka) and the object store.
 public struct NodeLayout: Sendable {
     public let gateways: Int
     public let orchestrators: Int
     public let backends: Int
+    public let workers: Int
 
-    public init(gateways: Int, orchestrators: Int, backends: Int) {
+    public init(gateways: Int, orchestrators: Int, backends: Int, workers: Int = 0) {
         self.gateways = gateways
         self.orchestrators = orchestrators
         self.backends = backends
+        self.workers = workers
     }
+
+    public func worker(_ index: Int) -> Int { 2 + gateways + orchestrators + backends + index }
+    public var store: Int { 2 + gateways + orchestrators + backends + workers }
+    public var broker: Int { store + 1 }
+    public var objectStore: Int { store + 2 }
 
     public static let client = 0
     public func gateway(_ index: Int) -> Int { 1 + index }
     public var router: Int { 1 + gateways }
     public func orchestrator(_ index: Int) -> Int { 2 + gateways + index }
     public func backend(_ index: Int) -> Int { 2 + gateways + orchestrators + index }
-    public var count: Int { 2 + gateways + orchestrators + backends }
+    public var count: Int { objectStore + 1 }
 }

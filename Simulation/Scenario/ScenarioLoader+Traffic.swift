@@ -6,7 +6,9 @@ import PlatformWire
 extension Scenario {
     static func loadWorkload(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
         let elements = try root.array("workload")
-        guard !elements.isEmpty else { throw root.fail("workload", "at least one arrival stream is needed") }
+        guard !elements.isEmpty || root.value("batch") != nil else {
+            throw root.fail("workload", "at least one arrival stream is needed (or a batch section)")
+        }
         for (index, element) in elements.enumerated() {
             let field = try root.element("workload", index, element)
             try field.onlyKnown([
@@ -104,7 +106,9 @@ extension Scenario {
     static func loadFaults(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
         for (index, element) in try root.array("faults").enumerated() {
             let field = try root.element("faults", index, element)
-            try field.onlyKnown(["kind", "target", "between", "fromSeconds", "toSeconds", "factor", "percent"])
+            try field.onlyKnown([
+                "kind", "target", "between", "fromSeconds", "toSeconds", "factor", "percent", "delayMs",
+            ])
             let kindName = try field.string("kind")
             guard let kind = FaultSpec.Kind(rawValue: kindName) else {
                 let known = FaultSpec.Kind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -127,7 +131,23 @@ extension Scenario {
                 fault.targetName = target
                 fault.factor = try field.integer("factor", min: 1, max: 1_000, default: kind == .slowdown ? 5 : 1)
                 fault.rate = try field.percent("percent", default: kind == .errors ? .percent(50) : .zero)
-            case .partition, .loss:
+            case .storeOutage, .storeSlow, .objectStoreErrors, .rebalance:
+                guard scenario.batch != nil else { throw field.fail("kind", "\(kindName) needs a `batch` section") }
+                fault.targetName =
+                    kind == .objectStoreErrors ? "objectstore" : kind == .rebalance ? "kafka" : "postgres"
+                fault.factor = try field.integer("factor", min: 1, max: 1_000, default: kind == .storeSlow ? 10 : 1)
+                fault.rate = try field.percent("percent", default: kind == .objectStoreErrors ? .percent(50) : .zero)
+            case .workerCrash, .workerShutdown:
+                let target = try field.string("target")
+                let node = try nodeIndex(target, scenario, field, "target")
+                guard scenario.layout.workers > 0, node >= scenario.layout.worker(0), node < scenario.layout.store
+                else {
+                    throw field.fail("target", "expected a batch worker (worker-N), got \"\(target)\"")
+                }
+                fault.backend = node - scenario.layout.worker(0)
+                fault.targetName = target
+            case .partition, .loss, .delay:
+                if kind == .delay { fault.delay = try field.milliseconds("delayMs", default: nil) }
                 let names = try field.strings("between")
                 guard names.count == 2 else { throw field.fail("between", "expected two node names") }
                 let first = try nodeIndex(names[0], scenario, field, "between[0]")
@@ -193,13 +213,23 @@ extension Scenario {
             return layout.orchestrator(index)
         }
         if let backend = scenario.backends.firstIndex(where: { $0.name == name }) { return layout.backend(backend) }
+        if name.hasPrefix("worker-"), let index = Int(name.dropFirst(7)), index >= 0, index < layout.workers {
+            return layout.worker(index)
+        }
+        if name == "postgres" { return layout.store }
+        if name == "kafka" { return layout.broker }
+        if name == "objectstore" { return layout.objectStore }
         throw field.fail(
-            path, "no node named \"\(name)\" (client, router, gateway-0…, orchestrator-0…, or a backend)")
+            path,
+            "no node named \"\(name)\" (client, router, gateway-N, orchestrator-N, worker-N, postgres, kafka, "
+                + "objectstore, or a backend)"
+        )
     }
 
     /// The node numbering for this scenario.
     public var layout: NodeLayout {
-        NodeLayout(gateways: gateways, orchestrators: orchestrators, backends: backends.count)
+        NodeLayout(
+            gateways: gateways, orchestrators: orchestrators, backends: backends.count, workers: batch?.workers ?? 0)
     }
 
     /// The node's name as scenarios and reports write it.
@@ -209,6 +239,10 @@ extension Scenario {
         if node == layout.router { return "router" }
         if node < layout.router { return "gateway-\(node - 1)" }
         if node < layout.backend(0) { return "orchestrator-\(node - layout.orchestrator(0))" }
-        return backends[node - layout.backend(0)].name
+        if node < layout.worker(0) { return backends[node - layout.backend(0)].name }
+        if node < layout.store { return "worker-\(node - layout.worker(0))" }
+        if node == layout.store { return "postgres" }
+        if node == layout.broker { return "kafka" }
+        return "objectstore"
     }
 }

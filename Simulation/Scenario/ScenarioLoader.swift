@@ -10,7 +10,8 @@ extension Scenario {
         "exactly-one-response", "response-by-deadline", "no-calls-while-open", "retry-budget",
         "no-retry-after-deadline", "rate-limit", "canary-share", "serving-version-only", "key-slo",
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
-        "liveness-drained", "expectation",
+        "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
+        "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -18,7 +19,7 @@ extension Scenario {
         "breaker.opened", "breaker.halfOpened", "breaker.reclosed", "retry.sent", "retry.refusedByBudget",
         "retry.refusedByDeadline", "backend.ejected", "backend.readmitted", "orchestrator.ejected",
         "request.rateLimited", "request.timedOut", "request.unavailable", "network.dropped", "network.duplicated",
-        "network.reordered", "backend.overloaded",
+        "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure",
     ]
 
     /// Loads and validates a scenario from JSON text; `file` names it in errors.
@@ -33,7 +34,7 @@ extension Scenario {
         try root.onlyKnown([
             "name", "description", "durationSeconds", "faultsEndSeconds", "recoveryBoundSeconds", "slo",
             "responseSlackMs", "bucketSeconds", "checks", "sometimes", "topology", "models", "backends", "network",
-            "keys", "workload", "faults", "clocks", "expectations", "resilience",
+            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch",
         ])
         var scenario = Scenario()
         scenario.name = try root.string("name")
@@ -73,6 +74,7 @@ extension Scenario {
         try loadNetwork(root, into: &scenario)
         try loadKeys(root, into: &scenario)
         try loadWorkload(root, into: &scenario)
+        try loadBatch(root, into: &scenario)
         try loadResilience(root, into: &scenario)
         try loadFaults(root, into: &scenario)
         try loadClocks(root, into: &scenario)

@@ -32,9 +32,8 @@ enum BenchCommand {
         let baselineRate = Double(simulatedEvents) / baselineSeconds
         print("scenario=\(scenario.name) seeds=1..3 events=\(simulatedEvents)")
         print("simulation: \(Int(simulationRate)) events/s (\(SimCommand.format(simulatedSeconds, 3)) s)")
-        print(
-            "bare event queue (peer): \(Int(baselineRate)) events/s (\(SimCommand.format(baselineSeconds, 3)) s, checksum \(checksum % 1000))"
-        )
+        let baselineTime = SimCommand.format(baselineSeconds, 3)
+        print("bare event queue (peer): \(Int(baselineRate)) events/s (\(baselineTime) s, checksum \(checksum % 1000))")
         print("ratio simulation/peer: \(SimCommand.format(simulationRate / baselineRate, 3))")
         return 0
     }

@@ -29,7 +29,7 @@ import Testing
         #expect(scenario.name == "tiny")
         #expect(scenario.backends[0].concurrency == 8)
         #expect(scenario.workload[0].requestsPerSecond == 10)
-        #expect(scenario.layout.count == 6)
+        #expect(scenario.layout.count == 9)
     }
 
     @Test func shippedScenariosLoad() throws {

@@ -8,7 +8,9 @@ import Testing
 @Suite struct SimulationProcessTests {
     static let scenarios = [
         "steady-state", "backend-crash-restart", "slow-backend", "network-partition", "canary-split", "retry-storm",
-        "noisy-neighbour", "clock-skew",
+        "noisy-neighbour", "clock-skew", "worker-crash-mid-job", "rebalance-storm", "postgres-outage",
+        "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
+        "zombie-worker",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -19,6 +21,10 @@ import Testing
         ("canary-ignores-weight", "canary-split", "canary-share"),
         ("lost-reply", "steady-state", "exactly-one-response"),
         ("stale-health", "backend-crash-restart", "liveness-readmitted"),
+        ("ack-before-commit", "worker-crash-mid-job", "job-terminal"),
+        ("no-fencing", "zombie-worker", "single-result"),
+        ("no-idempotency", "duplicate-submit", "idempotent-submit"),
+        ("no-backpressure", "backlog-burst", "pool-bound"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

@@ -20,6 +20,15 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     /// Ejected backends are never re-admitted.
     public static let staleHealth = Sabotage(rawValue: 1 << 5)
 
+    /// Batch workers commit a record's offset before the job's outcome is durable.
+    public static let ackBeforeCommit = Sabotage(rawValue: 1 << 6)
+    /// The job table accepts writes from stale attempts (zombie workers).
+    public static let noFencing = Sabotage(rawValue: 1 << 7)
+    /// The job table ignores idempotency keys: a repeated submit creates a second job.
+    public static let noIdempotency = Sabotage(rawValue: 1 << 8)
+    /// Batch workers take work whatever their free slots.
+    public static let noBackpressure = Sabotage(rawValue: 1 << 9)
+
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
         ("no-breaker", .noBreaker),
@@ -28,6 +37,10 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("canary-ignores-weight", .canaryIgnoresWeight),
         ("lost-reply", .lostReply),
         ("stale-health", .staleHealth),
+        ("ack-before-commit", .ackBeforeCommit),
+        ("no-fencing", .noFencing),
+        ("no-idempotency", .noIdempotency),
+        ("no-backpressure", .noBackpressure),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.

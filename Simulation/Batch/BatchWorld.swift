@@ -1,0 +1,57 @@
+// The batch half of the simulated world: the gateways' batch frontends, the worker pool, the
+// job store, the broker, the object store, the batch clients and the batch oracles' state.
+
+import PlatformCore
+
+/// A batch job as its client knows it.
+struct ClientJob {
+    var stream: Int
+    var submission: BatchSubmission
+    var job: JobID?
+    var lastRank = -1
+    var terminal = false
+}
+
+/// What a batch client request was, so its answer can be judged.
+struct BatchClientRequest {
+    var followUp: FollowUp?
+    var clientJob: Int
+}
+
+/// A class, not a struct: the simulator reaches into it on every batch event, and a struct this
+/// size behind an optional would be copied on reads.
+final class BatchWorld {
+    let spec: BatchSpec
+    var frontends: [JobFrontend] = []
+    var workers: [BatchWorker?] = []
+    var workerConfigurations: [BatchWorker.Configuration] = []
+    var workerEpoch: [UInt32] = []
+    var store: SimulatedJobStore
+    var broker: SimulatedBroker
+    var objects: SimulatedObjectStore
+    var streamRandom: [SeededRandom]
+    var submissions = 0
+    var clientRequests = IdentifierTable<BatchClientRequest>(capacity: 1_024)
+    var clientJobs: [ClientJob] = []
+    var pendingRevocations = 0
+
+    // Oracle state.
+    var acceptedJobs: [JobID] = []
+    var acceptedSet = IdentifierTable<Int>(capacity: 1_024)
+    var resultSeen = IdentifierTable<ResultLocation>(capacity: 1_024)
+    var inProgress: [Int] = []
+    var completedAfterFaults = 0
+    var lastCompletionAt: Int64 = 0
+    var backlogAtFaultsEnd: Int64 = -1
+
+    init(spec: BatchSpec, root: SeededRandom, storeConfiguration: JobStoreModel.Configuration) {
+        self.spec = spec
+        store = SimulatedJobStore(
+            model: JobStoreModel(configuration: storeConfiguration), random: root.split(stream: 3_001))
+        broker = SimulatedBroker(partitions: spec.partitions, workers: spec.workers)
+        objects = SimulatedObjectStore(random: root.split(stream: 3_002))
+        streamRandom = spec.jobs.indices.map { root.split(stream: 3_100 + UInt64($0)) }
+        inProgress = Array(repeating: 0, count: spec.workers)
+        workerEpoch = Array(repeating: 0, count: spec.workers)
+    }
+}

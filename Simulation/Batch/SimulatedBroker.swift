@@ -1,0 +1,143 @@
+// A simulated Kafka broker for the jobs topic: partitioned logs, one consumer group, committed
+// offsets, fetches that wait for data, and rebalances. Delivery is at-least-once exactly as in
+// Kafka: a new owner of a partition starts from the last committed offset, so everything after
+// it is delivered again.
+
+import PlatformCore
+
+struct SimulatedBroker {
+    /// Each partition's log of job ids; a record's offset is its index.
+    var logs: [[JobID]]
+    /// The group's committed offset per partition (the next offset to read).
+    var committed: [Int64]
+    /// The worker owning each partition, or -1 while unassigned.
+    var owner: [Int]
+    /// Where the owner's next fetch reads.
+    var position: [Int64]
+    /// A fetch waiting for data, per partition: (worker, max records).
+    var parkedFetch: [(worker: Int, maxRecords: Int)?]
+    /// Members of the group, in worker order.
+    var members: [Bool]
+    /// Partitions being revoked and not yet confirmed, per worker.
+    var revoking: [[PartitionID]]
+    var generation = 0
+
+    init(partitions: Int, workers: Int) {
+        logs = Array(repeating: [], count: partitions)
+        committed = Array(repeating: 0, count: partitions)
+        owner = Array(repeating: -1, count: partitions)
+        position = Array(repeating: 0, count: partitions)
+        parkedFetch = Array(repeating: nil, count: partitions)
+        members = Array(repeating: false, count: workers)
+        revoking = Array(repeating: [], count: workers)
+    }
+
+    var partitionCount: Int { logs.count }
+
+    /// Appends a record; returns its offset.
+    mutating func append(_ job: JobID, to partition: PartitionID) -> Int64 {
+        logs[partition.value].append(job)
+        return Int64(logs[partition.value].count - 1)
+    }
+
+    /// Records from `position` on, at most `maxRecords`, advancing the position; empty when
+    /// nothing is there yet (the caller parks the fetch).
+    mutating func read(_ partition: PartitionID, maxRecords: Int) -> [JobMessage] {
+        let log = logs[partition.value]
+        let start = Int(position[partition.value])
+        guard start < log.count, maxRecords > 0 else { return [] }
+        let end = min(log.count, start + maxRecords)
+        position[partition.value] = Int64(end)
+        return (start..<end).map { JobMessage(partition: partition, offset: Int64($0), job: log[$0]) }
+    }
+
+    /// Commits are accepted only from the partition's owner, and never move backwards.
+    mutating func commit(_ partition: PartitionID, nextOffset: Int64, from worker: Int) -> Bool {
+        guard owner[partition.value] == worker else { return false }
+        if nextOffset > committed[partition.value] { committed[partition.value] = nextOffset }
+        return true
+    }
+
+    /// Spreads partitions over live members round-robin; returns each member's new set.
+    mutating func assign() -> [[PartitionID]] {
+        generation += 1
+        let live = members.indices.filter { members[$0] }
+        var assignment = Array(repeating: [PartitionID](), count: members.count)
+        for partition in 0..<partitionCount {
+            parkedFetch[partition] = nil
+            guard !live.isEmpty else {
+                owner[partition] = -1
+                continue
+            }
+            let worker = live[partition % live.count]
+            owner[partition] = worker
+            position[partition] = committed[partition]
+            assignment[worker].append(PartitionID(partition))
+        }
+        return assignment
+    }
+
+    /// Takes every partition away from every member (the first half of a rebalance).
+    mutating func revokeAll() -> [[PartitionID]] {
+        var revoked = Array(repeating: [PartitionID](), count: members.count)
+        for partition in 0..<partitionCount where owner[partition] >= 0 {
+            revoked[owner[partition]].append(PartitionID(partition))
+            owner[partition] = -1
+            parkedFetch[partition] = nil
+        }
+        return revoked
+    }
+
+    /// Records not yet committed, over all partitions (the backlog as the broker sees it).
+    var lag: Int64 {
+        var total: Int64 = 0
+        for partition in 0..<partitionCount { total += Int64(logs[partition].count) - committed[partition] }
+        return total
+    }
+}
+
+/// The job table of the simulated world: `JobStoreModel` plus outages, slowness and commits
+/// whose outcome the client never learns.
+struct SimulatedJobStore {
+    var model: JobStoreModel
+    var outage = false
+    var unknownOutcome: Ratio = .zero
+    var slowFactor: Int64 = 1
+    var random: SeededRandom
+
+    enum Answer {
+        case replied(JobStoreReply)
+        case failed(StoreFailure)
+    }
+
+    /// Runs one command as the database would under the current faults.
+    mutating func execute(_ command: JobStoreCommand, now: Instant) -> Answer {
+        if outage {
+            if random.chance(unknownOutcome) {
+                _ = model.apply(command, now: now)
+                return .failed(.outcomeUnknown)
+            }
+            return .failed(.unavailable)
+        }
+        return .replied(model.apply(command, now: now))
+    }
+}
+
+/// The object store of the simulated world: which result objects exist, and write failures.
+struct SimulatedObjectStore {
+    var objects = IdentifierTable<Int>(capacity: 1_024)
+    var failure: Ratio = .zero
+    var random: SeededRandom
+
+    static func key(_ location: ResultLocation) -> UInt64 {
+        location.job.value << 16 | UInt64(location.attempt & 0xFFFF)
+    }
+
+    mutating func put(_ location: ResultLocation, bytes: Int) -> Bool {
+        if random.chance(failure) { return false }
+        objects[SimulatedObjectStore.key(location)] = bytes
+        return true
+    }
+
+    func contains(_ location: ResultLocation) -> Bool { objects.contains(SimulatedObjectStore.key(location)) }
+}

@@ -1,0 +1,165 @@
+// The simulated batch clients: open-loop job submissions (and bursts), duplicate and conflicting
+// resubmissions, cancellations, and polling until each job is terminal. What they see is judged
+// here: idempotent submits, statuses that never go backwards.
+
+import PlatformCore
+
+extension Simulator {
+    func jobArrival(stream encoded: Int) {
+        let isBurst = encoded < 0
+        let index = isBurst ? -1 - encoded : encoded
+        let stream = batch!.spec.jobs[index]
+        batch!.submissions += 1
+        nextRequest += 1
+        let counter = UInt64(batch!.submissions)
+        let submission = BatchSubmission(
+            request: RequestID(nextRequest), credential: Simulator.credential(scenario.keys[stream.key].name),
+            model: ModelID(stream.model), version: 0, itemCount: stream.items,
+            idempotencyKey: StableHasher.hash("idempotency-\(counter)"), bodyHash: counter)
+        record(node: NodeLayout.client, kind: 49, id: submission.request.value)
+        let clientJob = batch!.clientJobs.count
+        batch!.clientJobs.append(ClientJob(stream: index, submission: submission))
+        sendBatchRequest(
+            submission.request, .batchSubmit(submission), BatchClientRequest(followUp: nil, clientJob: clientJob))
+        if !isBurst { scheduleJobArrival(stream: index, after: now) }
+    }
+
+    func sendBatchRequest(_ request: RequestID, _ message: Message, _ entry: BatchClientRequest) {
+        batch!.clientRequests[request.value] = entry
+        let gateway = nextGateway
+        nextGateway = (nextGateway + 1) % scenario.gateways
+        send(message, from: NodeLayout.client, to: layout.gateway(gateway))
+    }
+
+    func batchClientReceived(_ request: RequestID, _ outcome: BatchOutcome) {
+        guard let entry = batch!.clientRequests.removeValue(forKey: request.value) else { return }
+        let index = entry.clientJob
+        switch entry.followUp {
+        case nil: submitAnswered(index, outcome)
+        case .duplicate?:
+            if case .job(let record) = outcome, let first = batch!.clientJobs[index].job, record.id != first {
+                oracles.violate(
+                    "idempotent-submit", at: now,
+                    "a repeated submit with the same key and body made \(record.id) besides \(first)")
+            }
+        case .conflicting?:
+            if case .job(let record) = outcome {
+                oracles.violate(
+                    "idempotent-submit", at: now,
+                    "a submit reusing an idempotency key with another body was accepted as \(record.id) instead of 409")
+            }
+        case .poll?: pollAnswered(index, outcome)
+        case .cancel?: break
+        }
+    }
+
+    func submitAnswered(_ index: Int, _ outcome: BatchOutcome) {
+        guard case .job(let record) = outcome else { return }
+        batch!.clientJobs[index].job = record.id
+        if !batch!.acceptedSet.contains(record.id.value) {
+            batch!.acceptedSet[record.id.value] = index
+            batch!.acceptedJobs.append(record.id)
+        }
+        let stream = batch!.spec.jobs[batch!.clientJobs[index].stream]
+        var random = batch!.streamRandom[batch!.clientJobs[index].stream]
+        if random.chance(stream.duplicate) {
+            queue.schedule(at: now + 20_000_000, .jobFollowUp(clientJob: index, kind: .duplicate))
+        }
+        if random.chance(stream.conflicting) {
+            queue.schedule(at: now + 20_000_000, .jobFollowUp(clientJob: index, kind: .conflicting))
+        }
+        if random.chance(stream.cancel) {
+            queue.schedule(at: now + 50_000_000, .jobFollowUp(clientJob: index, kind: .cancel))
+        }
+        batch!.streamRandom[batch!.clientJobs[index].stream] = random
+        if stream.pollEvery > .zero {
+            queue.schedule(at: now + stream.pollEvery.nanoseconds, .jobFollowUp(clientJob: index, kind: .poll))
+        }
+    }
+
+    func pollAnswered(_ index: Int, _ outcome: BatchOutcome) {
+        guard case .job(let record) = outcome else {
+            let poll = batch!.spec.jobs[batch!.clientJobs[index].stream].pollEvery.nanoseconds
+            return queue.schedule(at: now + poll, .jobFollowUp(clientJob: index, kind: .poll))
+        }
+        let rank = record.status.rank
+        if rank < batch!.clientJobs[index].lastRank {
+            oracles.violate(
+                "status-monotonic", at: now, "a client polling \(record.id) saw its status go back to \(record.status)")
+        }
+        batch!.clientJobs[index].lastRank = max(rank, batch!.clientJobs[index].lastRank)
+        if record.state.isTerminal {
+            batch!.clientJobs[index].terminal = true
+        } else {
+            let poll = batch!.spec.jobs[batch!.clientJobs[index].stream].pollEvery.nanoseconds
+            queue.schedule(at: now + poll, .jobFollowUp(clientJob: index, kind: .poll))
+        }
+    }
+
+    func jobFollowUp(_ index: Int, _ kind: FollowUp) {
+        let clientJob = batch!.clientJobs[index]
+        guard let job = clientJob.job, !clientJob.terminal || kind != .poll else { return }
+        nextRequest += 1
+        let request = RequestID(nextRequest)
+        record(node: NodeLayout.client, kind: 50, id: request.value)
+        let credential = clientJob.submission.credential
+        let entry = BatchClientRequest(followUp: kind, clientJob: index)
+        switch kind {
+        case .poll: sendBatchRequest(request, .jobGet(request, credential: credential, job), entry)
+        case .cancel: sendBatchRequest(request, .jobCancel(request, credential: credential, job), entry)
+        case .duplicate, .conflicting:
+            var again = clientJob.submission
+            again.request = request
+            if kind == .conflicting { again.bodyHash &+= 1 }
+            sendBatchRequest(request, .batchSubmit(again), entry)
+        }
+    }
+
+    /// The batch oracles at the end of the run.
+    func checkBatchEnd() {
+        guard let world = batch else { return }
+        for job in world.acceptedJobs {
+            guard let record = world.store.model.job(job) else {
+                oracles.violate("job-terminal", at: horizon, "\(job) got a 202 but is not in the job table")
+                continue
+            }
+            if !record.state.isTerminal {
+                oracles.violate(
+                    "job-terminal", at: horizon, "\(job) got a 202 and is still \(record.state.name) at the end")
+            }
+            if record.state == .succeeded {
+                if let result = record.result, world.objects.contains(result) { continue }
+                oracles.violate("result-visible", at: horizon, "\(job) succeeded but its result object is missing")
+            } else if let result = record.result {
+                oracles.violate(
+                    "no-result-unless-succeeded", at: horizon,
+                    "\(job) is \(record.state.name) yet shows result \(result)")
+            }
+        }
+        checkDrainRate(world)
+    }
+
+    func checkDrainRate(_ world: BatchWorld) {
+        let minimum = world.spec.drainJobsPerSecondMin
+        guard minimum > 0, world.backlogAtFaultsEnd > 100, world.lastCompletionAt > scenario.faultsEnd.nanoseconds
+        else { return }
+        let seconds = Double(world.lastCompletionAt - scenario.faultsEnd.nanoseconds) / 1e9
+        let rate = Double(world.completedAfterFaults) / max(seconds, 0.001)
+        if rate < Double(minimum) {
+            oracles.violate(
+                "backlog-drain-rate", at: world.lastCompletionAt,
+                "the backlog drained at \(Int(rate)) jobs/s after the faults ended, below the \(minimum) jobs/s stated")
+        }
+    }
+}
+
+extension Simulator {
+    /// The safety phase ends: remember the backlog the liveness phase must drain.
+    func markFaultsEnd() {
+        guard let world = batch else { return }
+        var backlog: Int64 = 0
+        for job in world.acceptedJobs where !(world.store.model.job(job)?.state.isTerminal ?? true) { backlog += 1 }
+        batch!.backlogAtFaultsEnd = backlog
+        batch!.completedAfterFaults = 0
+    }
+}

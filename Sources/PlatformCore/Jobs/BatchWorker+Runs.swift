@@ -1,0 +1,224 @@
+// One job attempt inside the batch worker: its items go to the version's backends round-robin through
+// their circuit breakers, a bounded number at a time; the result object is written before the store is
+// told, and any failure ends the attempt as a whole because the store, not the worker, decides retries.
+
+extension BatchWorker {
+    /// Takes a slot for a record and asks the store for a lease.
+    mutating func startRun(_ message: JobMessage, now: Instant, into actions: inout [Action]) {
+        let key = nextSequence()
+        var run = Run(key: key, message: message)
+        run.backendCursor = Int(message.job.value % 1_024)
+        activeJobs[message.job.value] = key
+        runOrder.append(key)
+        let command = JobStoreCommand.lease(
+            message.job, worker: configuration.workerIndex, leaseFor: configuration.leaseDuration,
+            attemptsMax: configuration.attemptsMax)
+        sendStore(&run, command, .lease, now: now, into: &actions)
+        runs[key] = run
+    }
+
+    /// The backends of the job's version, in deployment order (empty when the version is unknown).
+    func backends(for spec: JobSpec) -> [BackendID] {
+        configuration.deployment.model(spec.model)?.version(spec.version)?.backends ?? []
+    }
+
+    /// The lease is ours (granted now, or found ours after an answer was lost): the job starts.
+    mutating func leaseGranted(
+        _ run: inout Run, _ record: JobRecord, leaseSentAt: Instant, now: Instant,
+        into actions: inout [Action]
+    ) {
+        run.spec = record.spec
+        run.attempt = record.attempt
+        run.leaseDeadline = leaseSentAt + configuration.leaseDuration
+        actions.append(.observe(.jobStarted(record.id, attempt: record.attempt)))
+        if run.releaseRequested {
+            sendRelease(&run, now: now, into: &actions)
+            return
+        }
+        run.phase = .calling
+        setTimer(run.key, .renew, at: now + configuration.leaseDuration / 3, into: &actions)
+        setTimer(run.key, .leaseCheck, at: run.leaseDeadline, into: &actions)
+        guard !backends(for: record.spec).isEmpty else {
+            endAttempt(&run, retryable: false, now: now, into: &actions)
+            return
+        }
+        dispatchItems(&run, now: now, into: &actions)
+    }
+
+    /// Sends items until the per-job limit is reached, all items are sent, or every breaker refuses;
+    /// writes the result once every item is done.
+    mutating func dispatchItems(_ run: inout Run, now: Instant, into actions: inout [Action]) {
+        guard run.phase == .calling, !run.waitingForBreaker, let spec = run.spec else { return }
+        let pool = backends(for: spec)
+        while run.calls.count < configuration.itemsInFlightPerJob && run.nextItem < spec.itemCount {
+            var admitted: (backend: BackendID, probe: Bool)?
+            var shortestWait = Duration.seconds(3_600)
+            for _ in 0..<pool.count {
+                let backend = pool[run.backendCursor % pool.count]
+                run.backendCursor += 1
+                switch breakers[backend.value].callStarting(now: now) {
+                case .admit(let probe): admitted = (backend, probe)
+                case .reject(let retryAfter): shortestWait = min(shortestWait, retryAfter)
+                }
+                if admitted != nil { break }
+            }
+            guard let admitted else {
+                // Every breaker refuses: the item waits for one to let a probe through, the job does not fail.
+                run.waitingForBreaker = true
+                setTimer(run.key, .breakerWait, at: now + shortestWait, into: &actions)
+                return
+            }
+            let callSequence = nextSequence()
+            calls[callSequence] = ItemCall(
+                run: run.key, backend: admitted.backend, probe: admitted.probe, startedAt: now)
+            run.calls.append(callSequence)
+            run.nextItem += 1
+            let call = BackendCall(
+                call: CallID(identifier(callSequence)), backend: admitted.backend, model: spec.model,
+                version: spec.version, inputElements: 1)
+            actions.append(.call(call))
+            actions.append(.observe(.itemCalled(run.message.job, admitted.backend)))
+            setTimer(callSequence, .itemTimeout, at: now + configuration.itemTimeout, into: &actions)
+        }
+        if run.calls.isEmpty && run.nextItem >= spec.itemCount { startPut(&run, into: &actions) }
+    }
+
+    mutating func breakerWaitOver(_ key: UInt64, now: Instant, into actions: inout [Action]) {
+        guard var run = runs[key], run.phase == .calling, run.waitingForBreaker else { return }
+        run.waitingForBreaker = false
+        dispatchItems(&run, now: now, into: &actions)
+        save(run)
+    }
+
+    mutating func backendReplied(_ reply: BackendReply, now: Instant, into actions: inout [Action]) {
+        guard let callSequence = sequence(of: reply.call.value) else { return }
+        itemEnded(callSequence, failure: reply.failure, now: now, into: &actions)
+    }
+
+    mutating func itemTimedOut(_ callSequence: UInt64, now: Instant, into actions: inout [Action]) {
+        itemEnded(callSequence, failure: .timeout, now: now, into: &actions)
+    }
+
+    /// One item call ended (answer or timeout); late answers to calls already given up are ignored.
+    mutating func itemEnded(
+        _ callSequence: UInt64, failure: RetryPolicy.Failure?, now: Instant, into actions: inout [Action]
+    ) {
+        guard let call = calls.removeValue(forKey: callSequence) else { return }
+        // A refused input says nothing about the backend's health.
+        let healthy = failure == nil || failure == .badRequest || failure == .notFound
+        breakers[call.backend.value].callFinished(
+            healthy ? .success(latency: now - call.startedAt) : .failure, probe: call.probe, now: now)
+        guard var run = runs[call.run] else { return }
+        run.calls.removeAll { $0 == callSequence }
+        switch failure {
+        case nil:
+            run.itemsDone += 1
+            dispatchItems(&run, now: now, into: &actions)
+        case .badRequest, .notFound:
+            endAttempt(&run, retryable: false, now: now, into: &actions)
+        case .timeout, .connectionFailed, .unavailable, .overloaded, .serverError:
+            endAttempt(&run, retryable: true, now: now, into: &actions)
+        }
+        save(run)
+    }
+
+    /// The attempt failed: stop its other calls and tell the store (retry later, or fail for good).
+    mutating func endAttempt(_ run: inout Run, retryable: Bool, now: Instant, into actions: inout [Action]) {
+        stopWork(&run)
+        run.phase = .ending
+        let job = run.message.job
+        if retryable {
+            let delay = retryPolicy.backoff(beforeRetry: max(run.attempt, 1), random: &random)
+            run.retryAt = now + delay
+            sendStore(
+                &run, .retryLater(job, attempt: run.attempt, notBefore: run.retryAt), .ending, now: now,
+                into: &actions)
+        } else {
+            sendStore(&run, .fail(job, attempt: run.attempt, .rejectedByBackend), .ending, now: now, into: &actions)
+        }
+    }
+
+    /// Gives up the run's calls, renew and put; their answers will be ignored.
+    mutating func stopWork(_ run: inout Run) {
+        for callSequence in run.calls {
+            if let call = calls.removeValue(forKey: callSequence) {
+                breakers[call.backend.value].callAbandoned(probe: call.probe)
+            }
+        }
+        run.calls.removeAll()
+        run.waitingForBreaker = false
+        if run.renewRequest != 0 {
+            storeRequests[run.renewRequest] = nil
+            run.renewRequest = 0
+        }
+        if run.put != 0 {
+            puts[run.put] = nil
+            run.put = 0
+        }
+    }
+
+    mutating func startPut(_ run: inout Run, into actions: inout [Action]) {
+        guard let spec = run.spec else { return }
+        run.phase = .putting
+        let putSequence = nextSequence()
+        run.put = putSequence
+        puts[putSequence] = run.key
+        emitPut(putSequence, run, into: &actions)
+        precondition(spec.itemCount >= 0, "a job has a non-negative item count")
+    }
+
+    func emitPut(_ putSequence: UInt64, _ run: Run, into actions: inout [Action]) {
+        let bytes = (run.spec?.itemCount ?? 0) * configuration.resultBytesPerItem
+        let location = ResultLocation(job: run.message.job, attempt: run.attempt)
+        actions.append(.putObject(PutID(identifier(putSequence)), location, bytes: bytes))
+    }
+
+    mutating func putReplied(_ id: PutID, succeeded: Bool, now: Instant, into actions: inout [Action]) {
+        guard let putSequence = sequence(of: id.value), let key = puts[putSequence] else { return }
+        guard var run = runs[key], run.phase == .putting, run.put == putSequence else { return }
+        guard succeeded else {
+            setTimer(putSequence, .putRetry, at: now + configuration.storeRetryDelay, into: &actions)
+            return
+        }
+        stopWork(&run)
+        run.phase = .completing
+        let location = ResultLocation(job: run.message.job, attempt: run.attempt)
+        sendStore(
+            &run, .complete(run.message.job, attempt: run.attempt, result: location), .complete, now: now,
+            into: &actions)
+        save(run)
+    }
+
+    mutating func resendPut(_ putSequence: UInt64, into actions: inout [Action]) {
+        guard let key = puts[putSequence], let run = runs[key], run.phase == .putting, run.put == putSequence else {
+            return
+        }
+        emitPut(putSequence, run, into: &actions)
+    }
+
+    /// Stores a changed run back, unless it ended meanwhile.
+    mutating func save(_ run: Run) {
+        if !run.ended { runs[run.key] = run }
+    }
+
+    /// Frees the run's slot and sets its record's status; reports the job's end if it had started.
+    mutating func endRun(
+        _ run: inout Run, record status: RecordStatus, finalState: JobState, now: Instant,
+        into actions: inout [Action]
+    ) {
+        stopWork(&run)
+        if run.mainRequest != 0 {
+            storeRequests[run.mainRequest] = nil
+            run.mainRequest = 0
+        }
+        run.ended = true
+        runs[run.key] = nil
+        runOrder.removeAll { $0 == run.key }
+        activeJobs[run.message.job.value] = nil
+        setRecordStatus(run.message, status, now: now, into: &actions)
+        if run.started {
+            actions.append(.observe(.jobFinished(run.message.job, attempt: run.attempt, finalState)))
+        }
+        runEnded(revocation: run.revocation, now: now, into: &actions)
+    }
+}
