@@ -99,7 +99,8 @@ struct ScheduledEvent {
     var event: Event
 }
 
-/// A min-heap of scheduled events. The heap itself holds only plain (time, sequence, slot)
+/// A min-heap of scheduled events, four children per node (half the levels of a binary heap and
+/// its children side by side in one cache line). The heap holds only plain (time, sequence, slot)
 /// entries, cheap to move; payloads wait in a slab of reusable slots, moved once in and once out.
 struct EventQueue {
     struct Entry {
@@ -140,7 +141,7 @@ struct EventQueue {
         heap.withUnsafeMutableBufferPointer { heap in
             let item = heap[child]
             while child > 0 {
-                let parent = (child - 1) >> 1
+                let parent = (child - 1) >> 2
                 if !EventQueue.before(item, heap[parent]) { break }
                 heap[child] = heap[parent]
                 child = parent
@@ -158,9 +159,15 @@ struct EventQueue {
                 let count = heap.count
                 var parent = 0
                 while true {
-                    var child = 2 * parent + 1
-                    if child >= count { break }
-                    if child + 1 < count && EventQueue.before(heap[child + 1], heap[child]) { child += 1 }
+                    let first = 4 * parent + 1
+                    if first >= count { break }
+                    var child = first
+                    let end = min(first + 4, count)
+                    var candidate = first + 1
+                    while candidate < end {
+                        if EventQueue.before(heap[candidate], heap[child]) { child = candidate }
+                        candidate += 1
+                    }
                     if !EventQueue.before(heap[child], last) { break }
                     heap[parent] = heap[child]
                     parent = child

@@ -52,19 +52,22 @@ extension BatchWorker {
     mutating func fetchMore(into actions: inout [Action]) {
         guard !partitions.isEmpty else { return }
         let blocked = !configuration.ignoresBackpressure && breakersBlockEveryRunningJob
-        if !blocked {
+        // Computed once: the room only shrinks by what this call reserves (the scans are O(records)).
+        var roomLeft = fetchRoom
+        if !blocked && roomLeft > 0 {
             let idle = partitions.indices.filter { partitions[$0].fetchReserved == 0 && partitions[$0].revocation == 0 }
             // The room is shared among the partitions so one partition's fetch cannot starve the others.
-            let share = max(1, fetchRoom / max(idle.count, 1))
+            let share = max(1, roomLeft / max(idle.count, 1))
             for index in idle {
-                let room = min(share, fetchRoom)
+                let room = min(share, roomLeft)
                 guard room > 0 else { break }
                 partitions[index].fetchReserved = room
+                roomLeft -= room
                 actions.append(.fetch(partitions[index].id, maxRecords: room))
             }
         }
         // Paused means no fetch is outstanding and none may be sent: waiting on an answer is not a pause.
-        let paused = blocked || (fetchRoom <= 0 && fetchReservedTotal == 0)
+        let paused = blocked || (roomLeft <= 0 && fetchReservedTotal == 0)
         if paused != fetchingPaused {
             fetchingPaused = paused
             actions.append(.observe(.backpressure(paused: paused)))

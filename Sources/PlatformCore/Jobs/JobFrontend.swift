@@ -92,6 +92,8 @@ public struct JobFrontend: Sendable {
 
     public let configuration: Configuration
     var keyIndexByCredential: [String: Int]
+    /// Per key, whether it may use the batch API (kept apart so no key record is copied per request).
+    var keyMayInfer: [Bool]
     var pending = IdentifierTable<Pending>(capacity: 256)
     var publishAttempts = IdentifierTable<Int>(capacity: 256)
     var sequence: UInt64 = 0
@@ -102,6 +104,7 @@ public struct JobFrontend: Sendable {
         var index: [String: Int] = [:]
         for (position, key) in configuration.keys.enumerated() { index[key.credential] = position }
         keyIndexByCredential = index
+        keyMayInfer = configuration.keys.map(\.mayInfer)
     }
 
     /// Client requests waiting for the store.
@@ -157,7 +160,7 @@ public struct JobFrontend: Sendable {
             actions.append(.respond(request, .failed(.unauthorized, retryAfter: .zero)))
             return nil
         }
-        guard configuration.keys[tenant].mayInfer else {
+        guard keyMayInfer[tenant] else {
             actions.append(.respond(request, .failed(.forbidden, retryAfter: .zero)))
             return nil
         }
