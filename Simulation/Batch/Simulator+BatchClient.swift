@@ -163,3 +163,24 @@ extension Simulator {
         batch!.completedAfterFaults = 0
     }
 }
+
+extension Simulator {
+    /// The batch figures for the report.
+    func batchSummary() -> BatchSummary? {
+        guard let world = batch else { return nil }
+        var counts = [Int](repeating: 0, count: JobState.allCases.count)
+        for job in world.acceptedJobs {
+            if let state = world.store.model.job(job)?.state { counts[Int(state.rawValue)] += 1 }
+        }
+        let unfinished =
+            world.acceptedJobs.count - counts[Int(JobState.succeeded.rawValue)]
+            - counts[Int(JobState.failed.rawValue)] - counts[Int(JobState.cancelled.rawValue)]
+            - counts[Int(JobState.deadLettered.rawValue)]
+        return BatchSummary(
+            accepted: world.acceptedJobs.count, succeeded: counts[Int(JobState.succeeded.rawValue)],
+            failed: counts[Int(JobState.failed.rawValue)], cancelled: counts[Int(JobState.cancelled.rawValue)],
+            deadLettered: counts[Int(JobState.deadLettered.rawValue)], unfinished: unfinished,
+            backlogAtFaultsEnd: Int(max(world.backlogAtFaultsEnd, 0)), completedAfterFaults: world.completedAfterFaults,
+            brokerLag: Int(world.broker.lag))
+    }
+}

@@ -9,6 +9,9 @@ public struct RunOutcome: Sendable {
     public var historyHash: UInt64
     public var violationCount: Int
     public var sometimesHits: [Int]
+    /// Batch jobs that got a 202, and how many of them succeeded (zero without a batch path).
+    public var batchJobsAccepted = 0
+    public var batchJobsSucceeded = 0
 }
 
 extension Simulator {
@@ -19,10 +22,17 @@ extension Simulator {
         checkExpectations()
         checkBatchEnd()
         let hash = history.value
-        let report = buildReport(hash: hash)
-        return RunOutcome(
+        var report = buildReport(hash: hash)
+        report.batch = batchSummary()
+        var outcome = RunOutcome(
             report: report, historyHash: hash, violationCount: oracles.violationCount,
             sometimesHits: oracles.sometimesHits)
+        if let world = batch {
+            outcome.batchJobsAccepted = world.acceptedJobs.count
+            outcome.batchJobsSucceeded =
+                world.acceptedJobs.filter { world.store.model.job($0)?.state == .succeeded }.count
+        }
+        return outcome
     }
 
     func checkLiveness() {

@@ -15,6 +15,7 @@ public enum HTMLReport {
         page += "<style>\n" + HTMLStyle.css + "\n</style></head>\n<body><main>\n"
         page += header(report)
         page += HTMLTables.violations(report)
+        page += HTMLTables.batch(report)
         page += tiles(report)
         page += "<h2>Timeline</h2>" + (report.timeline.isEmpty ? "" : annotationLegend(charts))
         if report.timeline.isEmpty {

@@ -80,6 +80,26 @@ enum HTMLTables {
             + more(r.keys.count, shown: rows.count, what: "keys") + "</section>\n"
     }
 
+    /// How the batch jobs ended, when the run had a batch path.
+    static func batch(_ r: RunReport) -> String {
+        guard let b = r.batch else { return "" }
+        func cell(_ value: Int, bad: Bool = false) -> String {
+            value == 0
+                ? "<span class=\"zero\">0</span>"
+                : (bad ? "<span class=\"bad-text\">" : "<span>")
+                    + ReportNumber.grouped(value) + "</span>"
+        }
+        let row = [
+            cell(b.accepted), cell(b.succeeded), cell(b.failed), cell(b.cancelled), cell(b.deadLettered),
+            cell(b.unfinished, bad: true), cell(b.backlogAtFaultsEnd), cell(b.completedAfterFaults), cell(b.brokerLag),
+        ]
+        let headers = [
+            "#accepted (202)", "#succeeded", "#failed", "#cancelled", "#dead-lettered", "#unfinished",
+            "#backlog at faults end", "#done after", "#broker lag",
+        ]
+        return "<section class=\"card\" id=\"batch\"><h2>Batch jobs</h2>" + table(headers, [row]) + "</section>\n"
+    }
+
     /// Sometimes-properties: states the scenario wants reached, and whether this run did.
     static func sometimes(_ r: RunReport) -> String {
         let rows = r.sometimes.prefix(maxRows).map { p -> [String] in

@@ -29,6 +29,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var keys: [KeySummary]
     public var violations: [Violation]
     public var sometimes: [SometimesProperty]
+    /// The batch path's figures, when the scenario has one.
+    public var batch: BatchSummary? = nil
 
     public init(
         scenario: String, description: String, seed: UInt64, sabotage: String?, historyHash: String, events: Int,
@@ -219,5 +221,36 @@ public struct SometimesProperty: Codable, Sendable, Equatable {
     public init(name: String, hits: Int) {
         self.name = name
         self.hits = hits
+    }
+}
+
+/// How the batch jobs of a run ended.
+public struct BatchSummary: Codable, Sendable, Equatable {
+    /// Jobs that got a 202.
+    public var accepted: Int
+    public var succeeded: Int
+    public var failed: Int
+    public var cancelled: Int
+    public var deadLettered: Int
+    /// Accepted jobs not in a terminal state at the end (each one is a violation).
+    public var unfinished: Int
+    /// Jobs not yet terminal when the faults ended, and how many finished afterwards.
+    public var backlogAtFaultsEnd: Int
+    public var completedAfterFaults: Int
+    /// Records still uncommitted in the broker at the end.
+    public var brokerLag: Int
+    public init(
+        accepted: Int, succeeded: Int, failed: Int, cancelled: Int, deadLettered: Int, unfinished: Int,
+        backlogAtFaultsEnd: Int, completedAfterFaults: Int, brokerLag: Int
+    ) {
+        self.accepted = accepted
+        self.succeeded = succeeded
+        self.failed = failed
+        self.cancelled = cancelled
+        self.deadLettered = deadLettered
+        self.unfinished = unfinished
+        self.backlogAtFaultsEnd = backlogAtFaultsEnd
+        self.completedAfterFaults = completedAfterFaults
+        self.brokerLag = brokerLag
     }
 }

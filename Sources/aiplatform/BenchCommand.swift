@@ -18,11 +18,13 @@ enum BenchCommand {
         }
         let clock = ContinuousClock()
         var simulatedEvents = 0
+        var batchJobs = 0
         var simulatedSeconds = 0.0
         let simulationStart = clock.now
         for seed in UInt64(1)...3 {
             let outcome = Simulator(scenario: scenario, seed: seed).run()
             simulatedEvents += outcome.report.events
+            batchJobs += outcome.batchJobsAccepted
         }
         simulatedSeconds = seconds(clock.now - simulationStart)
         let baselineStart = clock.now
@@ -35,6 +37,12 @@ enum BenchCommand {
         let baselineTime = SimCommand.format(baselineSeconds, 3)
         print("bare event queue (peer): \(Int(baselineRate)) events/s (\(baselineTime) s, checksum \(checksum % 1000))")
         print("ratio simulation/peer: \(SimCommand.format(simulationRate / baselineRate, 3))")
+        if batchJobs > 0 {
+            print(
+                "batch jobs accepted and run: \(batchJobs), \(Int(Double(batchJobs) / simulatedSeconds)) jobs "
+                    + "per wall-clock second"
+            )
+        }
         return 0
     }
 
