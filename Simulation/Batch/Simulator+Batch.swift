@@ -17,9 +17,7 @@ extension Simulator {
         var world = BatchWorld(spec: spec, root: root, storeConfiguration: storeConfiguration)
         for index in 0..<scenario.gateways {
             var configuration = JobFrontend.Configuration()
-            configuration.keys = scenario.keys.map {
-                Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer)
-            }
+            configuration.keys = Simulator.apiKeys(scenario)
             configuration.deployment = deployment
             configuration.partitionCount = spec.partitions
             configuration.frontendIndex = index

@@ -7,7 +7,6 @@ import PlatformCore
 struct ClientRecord {
     var sentAt: Int64
     var deadline: Int64
-    var stream: Int32
     var key: Int32
     var version: Int32
     var answered: Bool

@@ -179,6 +179,4 @@ struct EventQueue {
         freeSlots.append(first.slot)
         return ScheduledEvent(time: first.time, sequence: first.sequence, event: event)
     }
-
-    var firstTime: Int64? { heap.first?.time }
 }

@@ -53,13 +53,13 @@ struct SimulatedBackend {
     }
 
     /// A call finished serving; returns its failure, if any.
-    mutating func finish(now: Int64) -> RetryPolicy.Failure? {
+    mutating func finish() -> RetryPolicy.Failure? {
         busy -= 1
         return random.chance(errorRate) ? .serverError : nil
     }
 
     /// Takes the next waiting call into a free slot.
-    mutating func startNext(now: Int64) -> (call: CallID, replyTo: Int, service: Int64)? {
+    mutating func startNext() -> (call: CallID, replyTo: Int, service: Int64)? {
         guard waitingHead < waiting.count, busy < spec.concurrency, !hung else { return nil }
         let next = waiting[waitingHead]
         waitingHead += 1

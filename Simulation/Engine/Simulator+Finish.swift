@@ -62,7 +62,7 @@ extension Simulator {
             if p99 > Double(scenario.sloP99.nanoseconds) / 1e6 {
                 oracles.violate(
                     "liveness-latency-slo", at: end,
-                    "p99 \(JSONSeconds.milliseconds(p99)) after recovery (from "
+                    "p99 \(ReportNumber.ms(p99))ms after recovery (from "
                         + "\(JSONSeconds.format(recoveredFrom))), SLO \(scenario.sloP99)"
                 )
             }
@@ -120,7 +120,7 @@ extension Simulator {
             if figures.latency.total >= 20 && p99 > Double(scenario.sloP99.nanoseconds) / 1e6 {
                 oracles.violate(
                     "key-slo", at: horizon,
-                    "protected key \(key.name) p99 \(JSONSeconds.milliseconds(p99)) over the run, SLO "
+                    "protected key \(key.name) p99 \(ReportNumber.ms(p99))ms over the run, SLO "
                         + "\(scenario.sloP99)"
                 )
             }
@@ -141,25 +141,5 @@ extension Simulator {
                 )
             }
         }
-    }
-}
-
-extension JSONSeconds {
-    static func milliseconds(_ value: Double) -> String {
-        "\(JSONValueFormat.decimal(value, places: 1))ms"
-    }
-}
-
-enum JSONValueFormat {
-    static func decimal(_ value: Double, places: Int) -> String {
-        guard value.isFinite else { return "0" }
-        var scale = 1.0
-        for _ in 0..<places { scale *= 10 }
-        let scaled = Int64((value * scale).rounded())
-        let integer = scaled / Int64(scale)
-        var fraction = String(abs(scaled) % Int64(scale))
-        fraction = String(repeating: "0", count: max(places - fraction.count, 0)) + fraction
-        let sign = scaled < 0 && integer == 0 ? "-" : ""
-        return places == 0 ? "\(integer)" : "\(sign)\(integer).\(fraction)"
     }
 }

@@ -26,9 +26,7 @@ extension Simulator {
         configuration.gatewayIndex = index
         configuration.gatewayCount = scenario.gateways
         configuration.deployment = deployment
-        configuration.keys = scenario.keys.map {
-            Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer)
-        }
+        configuration.keys = Simulator.apiKeys(scenario)
         configuration.rateLimits.overrides = scenario.keys.map {
             RateLimiter.Override(
                 key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
@@ -65,6 +63,13 @@ extension Simulator {
         configuration.sabotage = sabotage
         configuration.seed = seed &+ 0x300 &+ UInt64(index)
         return configuration
+    }
+
+    /// The scenario's keys as the gateways know them (both the synchronous and the batch side).
+    static func apiKeys(_ scenario: Scenario) -> [Gateway.APIKey] {
+        scenario.keys.map {
+            Gateway.APIKey(credential: Simulator.credential($0.name), name: $0.name, mayInfer: $0.mayInfer)
+        }
     }
 
     /// The secret a simulated client presents for a key (the scenario names keys, not secrets).

@@ -31,7 +31,7 @@ extension Simulator {
         oracles.client.sent(
             id.value,
             ClientRecord(
-                sentAt: now, deadline: deadline, stream: Int32(index), key: Int32(stream.key),
+                sentAt: now, deadline: deadline, key: Int32(stream.key),
                 version: Int32(stream.version), answered: false, stickyKey: request.stickyKey),
             sweepAt: deadline + scenario.responseSlack.nanoseconds + 1_000_000)
         let gateway = nextGateway
@@ -104,7 +104,6 @@ extension Simulator {
         let link = from * layout.count + to
         let processing = processing + linkDelay[link]
         if partitions[link] > 0 {
-            networkDropped += 1
             oracles.hit(.networkDropped)
             return
         }

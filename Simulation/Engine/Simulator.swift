@@ -50,7 +50,6 @@ public final class Simulator {
     let recoveredFrom: Int64
     /// The batch path's world, when the scenario has one.
     var batch: BatchWorld?
-    var networkDropped = 0
 
     public init(scenario: Scenario, seed: UInt64, sabotage: Sabotage = []) {
         self.scenario = scenario
@@ -139,9 +138,9 @@ public final class Simulator {
         case .serviceDone(let backend, let epoch, let call, let replyTo):
             guard backends[backend].epoch == epoch else { return }
             record(node: layout.backend(backend), kind: 21, id: call.value)
-            let failure = backends[backend].finish(now: now)
+            let failure = backends[backend].finish()
             send(.callReply(BackendReply(call: call, failure: failure)), from: layout.backend(backend), to: replyTo)
-            if let next = backends[backend].startNext(now: now) {
+            if let next = backends[backend].startNext() {
                 queue.schedule(
                     at: now + next.service,
                     .serviceDone(

@@ -99,4 +99,16 @@ import Testing
         for id in 1...10 { machine.handle(.request(request(UInt64(id))), now: .zero, into: &actions) }
         #expect(forwards(actions).count == 10)
     }
+
+    @Test func severalGatewaysEachEnforceTheirShareOfAKeyLimit() {
+        var machine = gateway { $0.gatewayCount = 2 }
+        var actions: [Gateway.Action] = []
+        for id in 1...3 { machine.handle(.request(request(UInt64(id))), now: .zero, into: &actions) }
+        #expect(forwards(actions).count == 1, "burst 2 split over two gateways leaves one here")
+        actions.removeAll()
+        machine.handle(.request(request(4)), now: .zero + .seconds(1), into: &actions)
+        #expect(forwards(actions).isEmpty, "60/min over two gateways refills one token every 2 s, not every 1 s")
+        machine.handle(.request(request(5)), now: .zero + .seconds(2), into: &actions)
+        #expect(forwards(actions).count == 1)
+    }
 }

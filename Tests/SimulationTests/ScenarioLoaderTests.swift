@@ -86,4 +86,29 @@ import Testing
         let text = Self.minimal.replacingOccurrences(of: "\"keys\"", with: "\"checks\": [\"no-bugs\"], \"keys\"")
         #expect(error(text).hasPrefix("x.json: checks[0]: unknown invariant \"no-bugs\""))
     }
+
+    @Test func batchFaultsNeedABatchSection() {
+        let text = Self.minimal.replacingOccurrences(
+            of: "\"keys\"",
+            with: "\"faults\": [{\"kind\": \"storeOutage\", \"fromSeconds\": 1, \"toSeconds\": 2}], \"keys\"")
+        #expect(error(text) == "x.json: faults[0].kind: storeOutage needs a `batch` section")
+    }
+
+    @Test func batchSectionLoadsAndNamesItsNodes() throws {
+        let text = Self.minimal.replacingOccurrences(
+            of: "\"keys\"",
+            with: """
+                "batch": {"workers": 2, "jobs": [{"key": "k", "jobsPerSecond": 5}]},
+                "faults": [{"kind": "delay", "between": ["worker-1", "postgres"], "delayMs": 500,
+                            "fromSeconds": 1, "toSeconds": 2}],
+                "keys"
+                """)
+        let scenario = try Scenario.load(json: text, file: "x.json")
+        #expect(scenario.batch?.workers == 2)
+        #expect(scenario.faults[0].delay == .milliseconds(500))
+        #expect(scenario.nodeName(scenario.faults[0].nodes.0) == "worker-1")
+        #expect(scenario.nodeName(scenario.faults[0].nodes.1) == "postgres")
+        let unknown = text.replacingOccurrences(of: "worker-1", with: "worker-7")
+        #expect(error(unknown).hasPrefix("x.json: faults[0].between[0]: no node named \"worker-7\""))
+    }
 }

@@ -91,9 +91,7 @@ public struct JobFrontend: Sendable {
     }
 
     public let configuration: Configuration
-    var keyIndexByCredential: [String: Int]
-    /// Per key, whether it may use the batch API (kept apart so no key record is copied per request).
-    var keyMayInfer: [Bool]
+    let keyTable: APIKeyTable
     var pending = IdentifierTable<Pending>(capacity: 256)
     var publishAttempts = IdentifierTable<Int>(capacity: 256)
     var sequence: UInt64 = 0
@@ -101,10 +99,7 @@ public struct JobFrontend: Sendable {
     public init(configuration: Configuration) {
         precondition(configuration.partitionCount >= 1, "the jobs topic has at least one partition")
         self.configuration = configuration
-        var index: [String: Int] = [:]
-        for (position, key) in configuration.keys.enumerated() { index[key.credential] = position }
-        keyIndexByCredential = index
-        keyMayInfer = configuration.keys.map(\.mayInfer)
+        keyTable = APIKeyTable(configuration.keys)
     }
 
     /// Client requests waiting for the store.
@@ -156,15 +151,12 @@ public struct JobFrontend: Sendable {
 
     /// The tenant of a credential allowed to use the batch API, or nil after answering 401/403.
     mutating func authorize(_ request: RequestID, _ credential: String, into actions: inout [Action]) -> Int? {
-        guard let tenant = keyIndexByCredential[credential] else {
-            actions.append(.respond(request, .failed(.unauthorized, retryAfter: .zero)))
+        switch keyTable.authorize(credential) {
+        case .allowed(let tenant): return tenant
+        case .refused(let kind):
+            actions.append(.respond(request, .failed(kind, retryAfter: .zero)))
             return nil
         }
-        guard keyMayInfer[tenant] else {
-            actions.append(.respond(request, .failed(.forbidden, retryAfter: .zero)))
-            return nil
-        }
-        return tenant
     }
 
     mutating func send(_ command: JobStoreCommand, for request: RequestID, into actions: inout [Action]) {

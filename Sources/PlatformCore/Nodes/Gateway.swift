@@ -72,7 +72,7 @@ public struct Gateway: Sendable {
 
     public let configuration: Configuration
     var limiter: RateLimiter
-    var keyIndexByCredential: [String: Int]
+    let keyTable: APIKeyTable
     var pending = IdentifierTable<Pending>(capacity: 1_024)
     var random: SeededRandom
     var requestCounter: UInt64 = 0
@@ -80,9 +80,7 @@ public struct Gateway: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
-        var index: [String: Int] = [:]
-        for (position, key) in configuration.keys.enumerated() { index[key.credential] = position }
-        keyIndexByCredential = index
+        keyTable = APIKeyTable(configuration.keys)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
     }
 
@@ -127,11 +125,12 @@ public struct Gateway: Sendable {
     }
 
     mutating func accept(_ request: InferenceRequest, now: Instant, into actions: inout [Action]) {
-        guard let keyIndex = keyIndexByCredential[request.credential] else {
-            return reject(request.id, .unauthorized, into: &actions)
+        let keyIndex: Int
+        switch keyTable.authorize(request.credential) {
+        case .allowed(let index): keyIndex = index
+        case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
         let key = configuration.keys[keyIndex]
-        guard key.mayInfer else { return reject(request.id, .forbidden, into: &actions) }
         if let problem = validate(request) { return reject(request.id, problem, into: &actions) }
         if !configuration.sabotage.contains(.noRateLimit) {
             if case .denied(let retryAfter) = limiter.admit(key: key.name, now: now) {
