@@ -98,7 +98,7 @@ extension Simulator {
         }
     }
 
-    func deliverBatch(_ message: Message, from: Int, to: Int) {
+    func deliverBatch(_ message: BatchMessage, from: Int, to: Int) {
         switch message {
         case .batchSubmit(let submission):
             record(node: to, kind: 30, id: submission.request.value)
@@ -133,7 +133,7 @@ extension Simulator {
         }
     }
 
-    func deliverBroker(_ message: Message, from: Int, to: Int) {
+    func deliverBroker(_ message: BatchMessage, from: Int, to: Int) {
         switch message {
         case .publish(let job, let partition):
             record(node: to, kind: 37, id: job.value)
@@ -173,7 +173,8 @@ extension Simulator {
         case .putAck(let id, let succeeded):
             record(node: to, kind: 46, id: id.value)
             worker(to - layout.worker(0), .objectPutReplied(id, succeeded: succeeded))
-        default: preconditionFailure("a synchronous-path message reached the batch dispatcher")
+        case .batchSubmit, .jobGet, .jobCancel, .batchResponse, .storeCommand, .storeReply, .storeFailure:
+            preconditionFailure("deliverBatch handles client and store messages itself")
         }
     }
 
@@ -190,7 +191,7 @@ extension Simulator {
     func storeReceived(_ id: StoreRequestID, _ command: JobStoreCommand, from: Int) {
         let answer = batch!.store.execute(command, now: Instant(nanoseconds: now))
         checkStoreWrite(command)
-        let message: Message
+        let message: BatchMessage
         switch answer {
         case .replied(let reply):
             if case .fenced = reply { oracles.hit(.jobFenced) }

@@ -24,7 +24,7 @@ extension Simulator {
         if !isBurst { scheduleJobArrival(stream: index, after: now) }
     }
 
-    func sendBatchRequest(_ request: RequestID, _ message: Message, _ entry: BatchClientRequest) {
+    func sendBatchRequest(_ request: RequestID, _ message: BatchMessage, _ entry: BatchClientRequest) {
         batch!.clientRequests[request.value] = entry
         let gateway = nextGateway
         nextGateway = (nextGateway + 1) % scenario.gateways

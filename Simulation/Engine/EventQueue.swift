@@ -4,9 +4,7 @@
 
 import PlatformCore
 
-/// Every message that crosses the simulated network. Batch messages are `indirect` (boxed): their
-/// payloads (job records, commands) are large, and inline they would make every event, sync path
-/// included, as large as the largest of them.
+/// Every message of the synchronous inference path that crosses the simulated network.
 enum Message {
     /// Client -> gateway.
     case request(InferenceRequest)
@@ -24,20 +22,26 @@ enum Message {
     case call(BackendCall)
     /// Backend -> orchestrator or batch worker.
     case callReply(BackendReply)
+}
+
+/// Every message of the batch path. Boxed (`indirect`): its payloads (job records, commands) are
+/// large, and kept apart from `Message` so the synchronous path's events stay small and cheap to
+/// copy.
+indirect enum BatchMessage {
     /// Client -> gateway: `POST /v1/batch`.
-    indirect case batchSubmit(BatchSubmission)
+    case batchSubmit(BatchSubmission)
     /// Client -> gateway: `GET /v1/jobs/{id}`.
-    indirect case jobGet(RequestID, credential: String, JobID)
+    case jobGet(RequestID, credential: String, JobID)
     /// Client -> gateway: cancel a job.
-    indirect case jobCancel(RequestID, credential: String, JobID)
+    case jobCancel(RequestID, credential: String, JobID)
     /// Gateway -> client: the batch API's answer.
-    indirect case batchResponse(RequestID, BatchOutcome)
+    case batchResponse(RequestID, BatchOutcome)
     /// Gateway or worker -> job store.
-    indirect case storeCommand(StoreRequestID, JobStoreCommand)
+    case storeCommand(StoreRequestID, JobStoreCommand)
     /// Job store -> gateway or worker.
-    indirect case storeReply(StoreRequestID, JobStoreReply)
+    case storeReply(StoreRequestID, JobStoreReply)
     /// Job store -> gateway or worker: no answer (outage, or the outcome was lost).
-    indirect case storeFailure(StoreRequestID, StoreFailure)
+    case storeFailure(StoreRequestID, StoreFailure)
     /// Gateway -> broker: append a job message.
     case publish(JobID, PartitionID)
     /// Broker -> gateway.
@@ -45,17 +49,17 @@ enum Message {
     /// Worker -> broker.
     case fetch(PartitionID, maxRecords: Int)
     /// Broker -> worker.
-    indirect case records(PartitionID, [JobMessage])
+    case records(PartitionID, [JobMessage])
     /// Worker -> broker.
     case commit(PartitionID, nextOffset: Int64)
     /// Broker -> worker: the partitions it now owns.
-    indirect case assigned([PartitionID])
+    case assigned([PartitionID])
     /// Broker -> worker: give these partitions up.
-    indirect case revoked([PartitionID])
+    case revoked([PartitionID])
     /// Worker -> broker: revoked partitions released.
-    indirect case revocationDone([PartitionID])
+    case revocationDone([PartitionID])
     /// Worker -> object store.
-    indirect case putObject(PutID, ResultLocation, bytes: Int)
+    case putObject(PutID, ResultLocation, bytes: Int)
     /// Object store -> worker.
     case putAck(PutID, succeeded: Bool)
 }
@@ -66,6 +70,8 @@ enum Event {
     case arrival(stream: Int)
     /// A message reaches its destination node.
     case deliver(from: Int, to: Int, Message)
+    /// A batch-path message reaches its destination node.
+    case deliverBatch(from: Int, to: Int, BatchMessage)
     /// A timer a node set fires.
     case timer(node: Int, TimerID)
     /// A backend finishes serving a call (ignored if the backend crashed since: epoch changed).
@@ -126,15 +132,15 @@ struct EventQueue {
         a.time < b.time || (a.time == b.time && a.sequence < b.sequence)
     }
 
-    mutating func schedule(at time: Int64, _ event: Event) {
+    mutating func schedule(at time: Int64, _ event: consuming Event) {
         nextSequence &+= 1
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
-            payloads[Int(free)] = event
+            payloads[Int(free)] = consume event
         } else {
             slot = Int32(payloads.count)
-            payloads.append(event)
+            payloads.append(consume event)
         }
         heap.append(Entry(time: time, sequence: nextSequence, slot: slot))
         var child = heap.count - 1

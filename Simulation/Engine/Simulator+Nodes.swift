@@ -118,7 +118,6 @@ extension Simulator {
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.backendReplied(reply), now: localNow(to), into: &orchestratorActions)
             performOrchestrator(orchestrator)
-        default: deliverBatch(message, from: from, to: to)
         }
     }
 

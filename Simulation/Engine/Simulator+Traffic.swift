@@ -101,11 +101,25 @@ extension Simulator {
     /// Puts a message on the wire: partitions and loss drop it, latency delays it, reordering
     /// holds some back, duplication sends a second copy.
     func send(_ message: Message, from: Int, to: Int, after processing: Int64 = 0) {
+        let (first, second) = transmit(from: from, to: to, after: processing)
+        if first >= 0 { queue.schedule(at: first, .deliver(from: from, to: to, message)) }
+        if second >= 0 { queue.schedule(at: second, .deliver(from: from, to: to, message)) }
+    }
+
+    /// Puts a batch-path message on the wire, under the same network as every other message.
+    func send(_ message: BatchMessage, from: Int, to: Int, after processing: Int64 = 0) {
+        let (first, second) = transmit(from: from, to: to, after: processing)
+        if first >= 0 { queue.schedule(at: first, .deliverBatch(from: from, to: to, message)) }
+        if second >= 0 { queue.schedule(at: second, .deliverBatch(from: from, to: to, message)) }
+    }
+
+    /// When a message sent now from `from` to `to` arrives, and when its duplicate does (-1: never).
+    func transmit(from: Int, to: Int, after processing: Int64) -> (first: Int64, second: Int64) {
         let link = from * layout.count + to
         let processing = processing + linkDelay[link]
         if partitions[link] > 0 {
             oracles.hit(.networkDropped)
-            return
+            return (-1, -1)
         }
         let network = scenario.network
         let betweenNodes = from != NodeLayout.client && to != NodeLayout.client
@@ -113,7 +127,7 @@ extension Simulator {
             let loss = max(network.loss.partsPerMillion, linkLoss[link])
             if loss > 0 && networkRandom.chance(Ratio(partsPerMillion: loss)) {
                 oracles.hit(.networkDropped)
-                return
+                return (-1, -1)
             }
         }
         var deliverAt = now + processing + latency(betweenNodes: betweenNodes)
@@ -122,11 +136,12 @@ extension Simulator {
             deliverAt = max(deliverAt, linkLastDelivery[link])
             linkLastDelivery[link] = deliverAt
         }
-        queue.schedule(at: deliverAt, .deliver(from: from, to: to, message))
-        if betweenNodes && network.duplication.partsPerMillion > 0 && networkRandom.chance(network.duplication) {
-            oracles.hit(.networkDuplicated)
-            queue.schedule(at: now + processing + latency(betweenNodes: true), .deliver(from: from, to: to, message))
+        guard betweenNodes && network.duplication.partsPerMillion > 0 && networkRandom.chance(network.duplication)
+        else {
+            return (deliverAt, -1)
         }
+        oracles.hit(.networkDuplicated)
+        return (deliverAt, now + processing + latency(betweenNodes: true))
     }
 
     func latency(betweenNodes: Bool) -> Int64 {

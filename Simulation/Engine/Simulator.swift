@@ -132,6 +132,7 @@ public final class Simulator {
         switch event {
         case .arrival(let stream): arrive(stream: stream)
         case .deliver(let from, let to, let message): deliver(message, from: from, to: to)
+        case .deliverBatch(let from, let to, let message): deliverBatch(message, from: from, to: to)
         case .timer(let node, let timer):
             record(node: node, kind: 20, id: timer.value)
             fireTimer(timer, node: node)
