@@ -8,7 +8,24 @@ import Simulation
 
 enum BenchCommand {
     static func main(_ arguments: [String]) -> Int32 {
-        let path = arguments.first ?? "scenarios/steady-state.json"
+        var path = "scenarios/steady-state.json"
+        var seedCount: UInt64 = 3
+        var index = 0
+        while index < arguments.count {
+            if arguments[index] == "--seeds", index + 1 < arguments.count, let count = UInt64(arguments[index + 1]),
+                count >= 1, count <= 100
+            {
+                seedCount = count
+                index += 2
+            } else if arguments[index].hasPrefix("-") {
+                SimCommand.fail(
+                    "aiplatform bench: unknown option \(arguments[index]) (usage: bench [SCENARIO.json] [--seeds N])")
+                return 2
+            } else {
+                path = arguments[index]
+                index += 1
+            }
+        }
         let scenario: Scenario
         do {
             scenario = try Scenario.load(json: try String(contentsOfFile: path, encoding: .utf8), file: path)
@@ -21,7 +38,7 @@ enum BenchCommand {
         var batchJobs = 0
         var simulatedSeconds = 0.0
         let simulationStart = clock.now
-        for seed in UInt64(1)...3 {
+        for seed in UInt64(1)...seedCount {
             let outcome = Simulator(scenario: scenario, seed: seed).run()
             simulatedEvents += outcome.report.events
             batchJobs += outcome.batchJobsAccepted
@@ -32,7 +49,7 @@ enum BenchCommand {
         let baselineSeconds = seconds(clock.now - baselineStart)
         let simulationRate = Double(simulatedEvents) / simulatedSeconds
         let baselineRate = Double(simulatedEvents) / baselineSeconds
-        print("scenario=\(scenario.name) seeds=1..3 events=\(simulatedEvents)")
+        print("scenario=\(scenario.name) seeds=1..\(seedCount) events=\(simulatedEvents)")
         print("simulation: \(Int(simulationRate)) events/s (\(SimCommand.format(simulatedSeconds, 3)) s)")
         let baselineTime = SimCommand.format(baselineSeconds, 3)
         print("bare event queue (peer): \(Int(baselineRate)) events/s (\(baselineTime) s, checksum \(checksum % 1000))")

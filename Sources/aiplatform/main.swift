@@ -12,9 +12,9 @@ let usage = """
                         [--check-determinism] [--jobs N]
           Run a chaos scenario in the deterministic simulator, one line per seed, then a summary.
           Exit status: 0 no invariant broke, 1 an invariant broke, 2 bad input.
-      bench [SCENARIO.json]
-          Simulator speed: three seeds of the scenario (default steady-state) against the bare
-          event queue as a peer measured in the same run.
+      bench [SCENARIO.json] [--seeds N]
+          Simulator speed: N seeds (default 3) of the scenario (default steady-state) against the
+          bare event queue as a peer measured in the same run.
       help              Show this text.
 
     sabotages (deliberately break one mechanism to prove the oracles catch it):

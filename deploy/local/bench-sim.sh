@@ -2,7 +2,8 @@
 # Simulator speed in release mode on this machine, for docs/benchmarks.md:
 #  1. events per wall-clock second of full runs of steady-state, against the bare event queue
 #     (the peer) measured in the same process right after;
-#  2. the wall time of one simulated hour at 1,000 requests/s, one process, one core.
+#  2. the wall time of one simulated hour at 1,000 requests/s, one process, one core, with the
+#     same peer measured right after it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -10,5 +11,5 @@ bin=.build/release/aiplatform
 [ -x "$bin" ] || swift build -c release --product aiplatform
 echo "== steady-state (3 seeds) vs bare event queue"
 "$bin" bench scenarios/steady-state.json
-echo "== one simulated hour at 1,000 requests/s (scenarios/bench/one-hour-1000rps.json, seed 1)"
-"$bin" sim scenarios/bench/one-hour-1000rps.json --seed 1 --jobs 1 | head -n 1
+echo "== one simulated hour at 1,000 requests/s (scenarios/bench/one-hour-1000rps.json, seed 1) vs bare event queue"
+"$bin" bench scenarios/bench/one-hour-1000rps.json --seeds 1
