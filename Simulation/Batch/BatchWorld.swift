@@ -23,6 +23,8 @@ struct BatchClientRequest {
 final class BatchWorld {
     let spec: BatchSpec
     var frontends: [JobFrontend] = []
+    var collector: OrphanCollector
+    var collectorActions: [OrphanCollector.Action] = []
     var workers: [BatchWorker?] = []
     var workerConfigurations: [BatchWorker.Configuration] = []
     var workerEpoch: [UInt32] = []
@@ -30,6 +32,9 @@ final class BatchWorld {
     var broker: SimulatedBroker
     var objects: SimulatedObjectStore
     var streamRandom: [SeededRandom]
+    /// Per job stream, the credential its client presents and the burst submissions still to come.
+    let streamCredentials: [String]
+    var burstLeft: [Int]
     var submissions = 0
     var clientRequests = IdentifierTable<BatchClientRequest>(capacity: 1_024)
     var clientJobs: [ClientJob] = []
@@ -44,13 +49,28 @@ final class BatchWorld {
     var lastCompletionAt: Int64 = 0
     var backlogAtFaultsEnd: Int64 = -1
 
-    init(spec: BatchSpec, root: SeededRandom, storeConfiguration: JobStoreModel.Configuration) {
+    init(
+        spec: BatchSpec, keyNames: [String], duration: Duration, root: SeededRandom,
+        storeConfiguration: JobStoreModel.Configuration, collectorConfiguration: OrphanCollector.Configuration
+    ) {
+        collector = OrphanCollector(configuration: collectorConfiguration)
         self.spec = spec
         store = SimulatedJobStore(
             model: JobStoreModel(configuration: storeConfiguration), random: root.split(stream: 3_001))
         broker = SimulatedBroker(partitions: spec.partitions, workers: spec.workers)
         objects = SimulatedObjectStore(random: root.split(stream: 3_002))
         streamRandom = spec.jobs.indices.map { root.split(stream: 3_100 + UInt64($0)) }
+        // Tables sized for the jobs the streams will submit, so they do not grow (and rehash) step by step.
+        let expected = min(spec.expectedJobs(duration: duration), 1_000_000)
+        store.model.reserveCapacity(expected)
+        objects.objects = IdentifierTable(capacity: expected)
+        objects.ordered.reserveCapacity(expected)
+        acceptedSet = IdentifierTable(capacity: expected)
+        resultSeen = IdentifierTable(capacity: expected)
+        acceptedJobs.reserveCapacity(expected)
+        clientJobs.reserveCapacity(expected)
+        streamCredentials = spec.jobs.map { Simulator.credential(keyNames[$0.key]) }
+        burstLeft = spec.jobs.map(\.burst)
         inProgress = Array(repeating: 0, count: spec.workers)
         workerEpoch = Array(repeating: 0, count: spec.workers)
     }

@@ -123,9 +123,13 @@ struct SimulatedJobStore {
     }
 }
 
-/// The object store of the simulated world: which result objects exist, and write failures.
+/// The object store of the simulated world: which result objects exist (and when each was written),
+/// listing in key order, and write failures.
 struct SimulatedObjectStore {
-    var objects = IdentifierTable<Int>(capacity: 1_024)
+    /// Object key -> when it was written.
+    var objects = IdentifierTable<Int64>(capacity: 1_024)
+    /// Every key, ascending: job, then attempt.
+    var ordered: [UInt64] = []
     var failure: Ratio = .zero
     var random: SeededRandom
 
@@ -133,10 +137,47 @@ struct SimulatedObjectStore {
         location.job.value << 16 | UInt64(location.attempt & 0xFFFF)
     }
 
-    mutating func put(_ location: ResultLocation, bytes: Int) -> Bool {
+    static func location(_ key: UInt64) -> ResultLocation {
+        ResultLocation(job: JobID(key >> 16), attempt: Int(key & 0xFFFF))
+    }
+
+    /// The position of the first key above `key` in `ordered`.
+    func position(after key: UInt64) -> Int {
+        var low = 0
+        var high = ordered.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ordered[middle] <= key { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    mutating func put(_ location: ResultLocation, bytes: Int, now: Int64) -> Bool {
         if random.chance(failure) { return false }
-        objects[SimulatedObjectStore.key(location)] = bytes
+        let key = SimulatedObjectStore.key(location)
+        if !objects.contains(key) {
+            // Results arrive roughly in job order: the insertion point is almost always at the end.
+            if let last = ordered.last, last > key {
+                ordered.insert(key, at: position(after: key))
+            } else {
+                ordered.append(key)
+            }
+        }
+        objects[key] = now
         return true
+    }
+
+    mutating func delete(_ location: ResultLocation) {
+        let key = SimulatedObjectStore.key(location)
+        guard objects.removeValue(forKey: key) != nil else { return }
+        ordered.remove(at: position(after: key) - 1)
+    }
+
+    /// Up to `limit` objects after `after`, in key order, and whether the listing reached the end.
+    func list(after: ResultLocation?, limit: Int) -> (locations: [ResultLocation], complete: Bool) {
+        let start = after.map { position(after: SimulatedObjectStore.key($0)) } ?? 0
+        let end = min(start + max(limit, 0), ordered.count)
+        return (ordered[start..<end].map(SimulatedObjectStore.location), end == ordered.count)
     }
 
     func contains(_ location: ResultLocation) -> Bool { objects.contains(SimulatedObjectStore.key(location)) }

@@ -14,7 +14,12 @@ extension Simulator {
         var storeConfiguration = JobStoreModel.Configuration()
         storeConfiguration.ignoresFencing = sabotage.contains(.noFencing)
         storeConfiguration.ignoresIdempotency = sabotage.contains(.noIdempotency)
-        var world = BatchWorld(spec: spec, root: root, storeConfiguration: storeConfiguration)
+        var collectorConfiguration = OrphanCollector.Configuration()
+        collectorConfiguration.every = spec.collectEvery
+        collectorConfiguration.keepsOrphans = sabotage.contains(.keepOrphans)
+        let world = BatchWorld(
+            spec: spec, keyNames: scenario.keys.map(\.name), duration: scenario.duration, root: root,
+            storeConfiguration: storeConfiguration, collectorConfiguration: collectorConfiguration)
         for index in 0..<scenario.gateways {
             var configuration = JobFrontend.Configuration()
             configuration.keys = Simulator.apiKeys(scenario)
@@ -29,7 +34,9 @@ extension Simulator {
             configuration.deployment = deployment
             configuration.slots = spec.slots
             configuration.prefetchMax = spec.prefetchMax
-            configuration.itemsInFlightPerJob = spec.itemsInFlightPerJob
+            configuration.fetchRecordsMin = spec.fetchRecordsMin
+            configuration.callsInFlightPerJob = spec.callsInFlightPerJob
+            configuration.itemsPerCall = spec.itemsPerCall
             configuration.leaseDuration = spec.lease
             configuration.attemptsMax = spec.attemptsMax
             configuration.drainDeadline = spec.drainDeadline
@@ -49,10 +56,10 @@ extension Simulator {
     func startBatch() {
         guard let world = batch else { return }
         for worker in 0..<world.spec.workers { startWorker(worker) }
+        collector(.started)
         for (index, stream) in world.spec.jobs.enumerated() {
-            for position in 0..<stream.burst {
-                queue.schedule(at: stream.start.nanoseconds + Int64(position) * 1_000, .jobArrival(stream: -1 - index))
-            }
+            // A burst's submissions come 1 µs apart, each scheduling the next, so the queue holds one at a time.
+            if stream.burst > 0 { queue.schedule(at: stream.start.nanoseconds, .jobArrival(stream: -1 - index)) }
             if stream.jobsPerSecond > 0 { scheduleJobArrival(stream: index, after: stream.start.nanoseconds) }
         }
     }
@@ -117,14 +124,18 @@ extension Simulator {
             storeReceived(id, command, from: from)
         case .storeReply(let id, let reply):
             record(node: to, kind: 35, id: id.value)
-            if to >= layout.worker(0) {
+            if to == layout.collector {
+                collector(.storeReplied(id, reply))
+            } else if to >= layout.worker(0) {
                 worker(to - layout.worker(0), .storeReplied(id, reply))
             } else {
                 frontend(to - layout.gateway(0), .storeReplied(id, reply))
             }
         case .storeFailure(let id, let failure):
             record(node: to, kind: 36, id: id.value)
-            if to >= layout.worker(0) {
+            if to == layout.collector {
+                collector(.storeFailed(id))
+            } else if to >= layout.worker(0) {
                 worker(to - layout.worker(0), .storeFailed(id, failure))
             } else {
                 frontend(to - layout.gateway(0), .storeFailed(id, failure))
@@ -135,17 +146,17 @@ extension Simulator {
 
     func deliverBroker(_ message: BatchMessage, from: Int, to: Int) {
         switch message {
-        case .publish(let job, let partition):
-            record(node: to, kind: 37, id: job.value)
-            _ = batch!.broker.append(job, to: partition)
-            send(.publishAck(job, succeeded: true), from: to, to: from)
+        case .publish(let batchID, let partition, let jobs):
+            record(node: to, kind: 37, id: batchID)
+            for job in jobs { _ = batch!.broker.append(job, to: partition) }
+            send(.publishAck(batch: batchID, succeeded: true), from: to, to: from)
             if let parked = batch!.broker.parkedFetch[partition.value] {
                 batch!.broker.parkedFetch[partition.value] = nil
                 serveFetch(partition, worker: parked.worker, maxRecords: parked.maxRecords)
             }
-        case .publishAck(let job, let succeeded):
-            record(node: to, kind: 38, id: job.value)
-            frontend(to - layout.gateway(0), .published(job, succeeded: succeeded))
+        case .publishAck(let batchID, let succeeded):
+            record(node: to, kind: 38, id: batchID)
+            frontend(to - layout.gateway(0), .published(batch: batchID, succeeded: succeeded))
         case .fetch(let partition, let maxRecords):
             record(node: to, kind: 39, id: UInt64(partition.value))
             serveFetch(partition, worker: from - layout.worker(0), maxRecords: maxRecords)
@@ -168,8 +179,20 @@ extension Simulator {
             if batch!.pendingRevocations == 0 { assignPartitions() }
         case .putObject(let id, let location, let bytes):
             record(node: to, kind: 45, id: id.value)
-            let stored = batch!.objects.put(location, bytes: bytes)
+            let stored = batch!.objects.put(location, bytes: bytes, now: now)
             send(.putAck(id, succeeded: stored), from: to, to: from, after: batch!.spec.objectStoreLatency.nanoseconds)
+        case .listObjects(let id, let after, let limit):
+            record(node: to, kind: 52, id: id)
+            let (locations, complete) = batch!.objects.list(after: after, limit: limit)
+            send(
+                .objectsListed(id, locations, complete: complete), from: to, to: from,
+                after: batch!.spec.objectStoreLatency.nanoseconds)
+        case .objectsListed(let id, let locations, let complete):
+            record(node: to, kind: 53, id: id)
+            collector(.listed(id, locations, complete: complete))
+        case .deleteObject(let location):
+            record(node: to, kind: 54, id: SimulatedObjectStore.key(location))
+            batch!.objects.delete(location)
         case .putAck(let id, let succeeded):
             record(node: to, kind: 46, id: id.value)
             worker(to - layout.worker(0), .objectPutReplied(id, succeeded: succeeded))

@@ -5,30 +5,50 @@
 import PlatformCore
 
 extension Simulator {
+    /// Submits the next job of a stream. A burst's jobs leave the client 1 µs apart; one event sends
+    /// up to `burstGroup` of them, each delayed by its place in the group.
     func jobArrival(stream encoded: Int) {
         let isBurst = encoded < 0
         let index = isBurst ? -1 - encoded : encoded
+        guard isBurst else {
+            submitJob(stream: index, after: 0)
+            return scheduleJobArrival(stream: index, after: now)
+        }
+        let group = min(batch!.burstLeft[index], Simulator.burstGroup)
+        for position in 0..<group { submitJob(stream: index, after: Int64(position) * 1_000) }
+        batch!.burstLeft[index] -= group
+        if batch!.burstLeft[index] > 0 { queue.schedule(at: now + Int64(group) * 1_000, .jobArrival(stream: encoded)) }
+    }
+
+    static let burstGroup = 64
+
+    func submitJob(stream index: Int, after delay: Int64) {
         let stream = batch!.spec.jobs[index]
         batch!.submissions += 1
         nextRequest += 1
         let counter = UInt64(batch!.submissions)
+        var idempotency = StableHasher()
+        idempotency.combine(0x1D3A_7E00_0000_0001)
+        idempotency.combine(counter)
         let submission = BatchSubmission(
-            request: RequestID(nextRequest), credential: Simulator.credential(scenario.keys[stream.key].name),
+            request: RequestID(nextRequest), credential: batch!.streamCredentials[index],
             model: ModelID(stream.model), version: 0, itemCount: stream.items,
-            idempotencyKey: StableHasher.hash("idempotency-\(counter)"), bodyHash: counter)
+            idempotencyKey: idempotency.value, bodyHash: counter)
         record(node: NodeLayout.client, kind: 49, id: submission.request.value)
         let clientJob = batch!.clientJobs.count
         batch!.clientJobs.append(ClientJob(stream: index, submission: submission))
         sendBatchRequest(
-            submission.request, .batchSubmit(submission), BatchClientRequest(followUp: nil, clientJob: clientJob))
-        if !isBurst { scheduleJobArrival(stream: index, after: now) }
+            submission.request, .batchSubmit(submission), BatchClientRequest(followUp: nil, clientJob: clientJob),
+            after: delay)
     }
 
-    func sendBatchRequest(_ request: RequestID, _ message: BatchMessage, _ entry: BatchClientRequest) {
+    func sendBatchRequest(
+        _ request: RequestID, _ message: BatchMessage, _ entry: BatchClientRequest, after delay: Int64 = 0
+    ) {
         batch!.clientRequests[request.value] = entry
         let gateway = nextGateway
         nextGateway = (nextGateway + 1) % scenario.gateways
-        send(message, from: NodeLayout.client, to: layout.gateway(gateway))
+        send(message, from: NodeLayout.client, to: layout.gateway(gateway), after: delay)
     }
 
     func batchClientReceived(_ request: RequestID, _ outcome: BatchOutcome) {
@@ -119,24 +139,39 @@ extension Simulator {
     func checkBatchEnd() {
         guard let world = batch else { return }
         for job in world.acceptedJobs {
-            guard let record = world.store.model.job(job) else {
+            guard let state = world.store.model.state(of: job) else {
                 oracles.violate("job-terminal", at: horizon, "\(job) got a 202 but is not in the job table")
                 continue
             }
-            if !record.state.isTerminal {
-                oracles.violate(
-                    "job-terminal", at: horizon, "\(job) got a 202 and is still \(record.state.name) at the end")
+            if !state.isTerminal {
+                oracles.violate("job-terminal", at: horizon, "\(job) got a 202 and is still \(state.name) at the end")
             }
-            if record.state == .succeeded {
-                if let result = record.result, world.objects.contains(result) { continue }
+            let result = world.store.model.result(of: job)
+            if state == .succeeded {
+                if let result, world.objects.contains(result) { continue }
                 oracles.violate("result-visible", at: horizon, "\(job) succeeded but its result object is missing")
-            } else if let result = record.result {
+            } else if let result {
                 oracles.violate(
-                    "no-result-unless-succeeded", at: horizon,
-                    "\(job) is \(record.state.name) yet shows result \(result)")
+                    "no-result-unless-succeeded", at: horizon, "\(job) is \(state.name) yet shows result \(result)")
             }
         }
         checkDrainRate(world)
+        checkOrphans(world)
+    }
+
+    /// Every result object that no job can ever show must be gone within two collector walks of its
+    /// writing: objects written later may legitimately still wait for their walk.
+    func checkOrphans(_ world: BatchWorld) {
+        let cutoff = horizon - 2 * world.spec.collectEvery.nanoseconds
+        for key in world.objects.ordered {
+            let location = SimulatedObjectStore.location(key)
+            guard let writtenAt = world.objects.objects[key], writtenAt < cutoff else { continue }
+            guard OrphanCollector.isOrphan(location, of: world.store.model.job(location.job)) else { continue }
+            oracles.violate(
+                "orphans-collected", at: horizon,
+                "\(location), written at \(JSONSeconds.format(writtenAt)), is shown by no job and was never collected")
+            return
+        }
     }
 
     func checkDrainRate(_ world: BatchWorld) {
@@ -158,7 +193,7 @@ extension Simulator {
     func markFaultsEnd() {
         guard let world = batch else { return }
         var backlog: Int64 = 0
-        for job in world.acceptedJobs where !(world.store.model.job(job)?.state.isTerminal ?? true) { backlog += 1 }
+        for job in world.acceptedJobs where !(world.store.model.state(of: job)?.isTerminal ?? true) { backlog += 1 }
         batch!.backlogAtFaultsEnd = backlog
         batch!.completedAfterFaults = 0
     }
@@ -170,7 +205,7 @@ extension Simulator {
         guard let world = batch else { return nil }
         var counts = [Int](repeating: 0, count: JobState.allCases.count)
         for job in world.acceptedJobs {
-            if let state = world.store.model.job(job)?.state { counts[Int(state.rawValue)] += 1 }
+            if let state = world.store.model.state(of: job) { counts[Int(state.rawValue)] += 1 }
         }
         let unfinished =
             world.acceptedJobs.count - counts[Int(JobState.succeeded.rawValue)]

@@ -12,9 +12,27 @@ extension Simulator {
             case .respond(let request, let outcome):
                 send(.batchResponse(request, outcome), from: node, to: NodeLayout.client)
             case .store(let id, let command): send(.storeCommand(id, command), from: node, to: layout.store)
-            case .publish(let job, let partition): send(.publish(job, partition), from: node, to: layout.broker)
+            case .publish(let batch, let partition, let jobs):
+                send(.publish(batch: batch, partition, jobs), from: node, to: layout.broker)
             case .setTimer(let timer, let at):
                 queue.schedule(at: globalTime(at, node: node), .frontendTimer(gateway: gateway, timer))
+            }
+        }
+    }
+
+    func collector(_ input: OrphanCollector.Input) {
+        let node = layout.collector
+        batch!.collectorActions.removeAll(keepingCapacity: true)
+        batch!.collector.handle(input, now: localNow(node), into: &batch!.collectorActions)
+        for action in batch!.collectorActions {
+            switch action {
+            case .list(let id, let after, let limit):
+                send(.listObjects(id, after: after, limit: limit), from: node, to: layout.objectStore)
+            case .store(let id, let command): send(.storeCommand(id, command), from: node, to: layout.store)
+            case .delete(let location): send(.deleteObject(location), from: node, to: layout.objectStore)
+            case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .collectorTimer(timer))
+            case .observe(.orphanDeleted): oracles.hit(.orphanDeleted)
+            case .observe(.passFinished): break
             }
         }
     }
@@ -62,7 +80,7 @@ extension Simulator {
                 )
             }
         case .jobFinished: batch!.inProgress[index] = max(0, batch!.inProgress[index] - 1)
-        case .itemCalled(_, let backend): metrics.recordCall(at: now, backend: backend.value, retry: false)
+        case .itemsCalled(_, let backend, _): metrics.recordCall(at: now, backend: backend.value, retry: false)
         case .fenced: break
         case .backpressure(let paused): if paused { oracles.hit(.workerBackpressure) }
         case .offsetCommitted, .drained: break
@@ -71,8 +89,7 @@ extension Simulator {
 
     /// Checks every write the job table applies: a job's result, once set, never changes.
     func checkStoreWrite(_ command: JobStoreCommand) {
-        guard case .complete(let job, _, _) = command, let record = batch!.store.model.job(job) else { return }
-        guard let result = record.result else { return }
+        guard case .complete(let job, _, _) = command, let result = batch!.store.model.result(of: job) else { return }
         if let earlier = batch!.resultSeen[job.value] {
             if earlier != result {
                 oracles.violate(

@@ -1,6 +1,6 @@
-// The discrete-event scheduler's queue: a binary min-heap ordered by (virtual time, sequence
-// number). The sequence number is the scheduling order, so two events at the same instant always
-// run in the order they were scheduled: the one tie-break that keeps a run bit-identical.
+// The discrete-event scheduler's queue: a min-heap ordered by (virtual time, sequence number). The
+// sequence number is the scheduling order, so two events at the same instant always run in the
+// order they were scheduled: the one tie-break that keeps a run bit-identical.
 
 import PlatformCore
 
@@ -24,10 +24,10 @@ enum Message {
     case callReply(BackendReply)
 }
 
-/// Every message of the batch path. Boxed (`indirect`): its payloads (job records, commands) are
-/// large, and kept apart from `Message` so the synchronous path's events stay small and cheap to
-/// copy.
-indirect enum BatchMessage {
+/// Every message of the batch path. Its payloads (job records, commands) are large, so they wait in
+/// the simulator's own slab while in flight and the event carries only the slot: the synchronous
+/// path's events stay small, and no message costs an allocation.
+enum BatchMessage {
     /// Client -> gateway: `POST /v1/batch`.
     case batchSubmit(BatchSubmission)
     /// Client -> gateway: `GET /v1/jobs/{id}`.
@@ -42,10 +42,10 @@ indirect enum BatchMessage {
     case storeReply(StoreRequestID, JobStoreReply)
     /// Job store -> gateway or worker: no answer (outage, or the outcome was lost).
     case storeFailure(StoreRequestID, StoreFailure)
-    /// Gateway -> broker: append a job message.
-    case publish(JobID, PartitionID)
+    /// Gateway -> broker: append a batch of job messages to one partition.
+    case publish(batch: UInt64, PartitionID, [JobID])
     /// Broker -> gateway.
-    case publishAck(JobID, succeeded: Bool)
+    case publishAck(batch: UInt64, succeeded: Bool)
     /// Worker -> broker.
     case fetch(PartitionID, maxRecords: Int)
     /// Broker -> worker.
@@ -62,6 +62,12 @@ indirect enum BatchMessage {
     case putObject(PutID, ResultLocation, bytes: Int)
     /// Object store -> worker.
     case putAck(PutID, succeeded: Bool)
+    /// Collector -> object store: list result objects after a key.
+    case listObjects(UInt64, after: ResultLocation?, limit: Int)
+    /// Object store -> collector.
+    case objectsListed(UInt64, [ResultLocation], complete: Bool)
+    /// Collector -> object store (unanswered).
+    case deleteObject(ResultLocation)
 }
 
 /// Something that happens at an instant of simulated (global) time.
@@ -71,7 +77,7 @@ enum Event {
     /// A message reaches its destination node.
     case deliver(from: Int, to: Int, Message)
     /// A batch-path message reaches its destination node.
-    case deliverBatch(from: Int, to: Int, BatchMessage)
+    case deliverBatch(from: Int, to: Int, slot: Int)
     /// A timer a node set fires.
     case timer(node: Int, TimerID)
     /// A backend finishes serving a call (ignored if the backend crashed since: epoch changed).
@@ -92,6 +98,8 @@ enum Event {
     case sessionExpired(worker: Int, epoch: UInt32)
     /// The broker stops waiting for revocations of rebalance `generation` and assigns.
     case rebalanceDeadline(generation: Int)
+    /// A timer of the result-object collector fires.
+    case collectorTimer(TimerID)
 }
 
 /// What a batch client does later about one of its jobs.
@@ -105,19 +113,21 @@ struct ScheduledEvent {
     var event: Event
 }
 
-/// A min-heap of scheduled events, four children per node (half the levels of a binary heap and
-/// its children side by side in one cache line). The heap holds only plain (time, sequence, slot)
-/// entries, cheap to move; payloads wait in a slab of reusable slots, moved once in and once out.
-struct EventQueue {
+/// A min-heap of scheduled events, four children per node (half the levels of a binary heap). The
+/// heap holds only plain 16-byte entries, so a node's four children share one cache line; payloads
+/// wait in a slab of reusable slots, moved once in and once out.
+struct EventQueue: ~Copyable {
+    /// The sequence number (high 40 bits) and the payload slot (low 24 bits) share one word: sequence
+    /// numbers are unique, so ordering by the word orders by sequence.
     struct Entry {
         var time: Int64
-        var sequence: UInt64
-        var slot: Int32
+        var order: UInt64
+        var sequence: UInt64 { order >> 24 }
+        var slot: Int { Int(order & 0xFF_FFFF) }
     }
 
     private var heap: [Entry] = []
-    private var payloads: [Event?] = []
-    private var freeSlots: [Int32] = []
+    private var payloads = Slab<Event>(capacity: 4_096)
     private var nextSequence: UInt64 = 0
 
     var count: Int { heap.count }
@@ -125,24 +135,18 @@ struct EventQueue {
 
     init() {
         heap.reserveCapacity(4_096)
-        payloads.reserveCapacity(4_096)
     }
 
     @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && a.sequence < b.sequence)
+        a.time < b.time || (a.time == b.time && a.order < b.order)
     }
 
     mutating func schedule(at time: Int64, _ event: consuming Event) {
         nextSequence &+= 1
-        let slot: Int32
-        if let free = freeSlots.popLast() {
-            slot = free
-            payloads[Int(free)] = consume event
-        } else {
-            slot = Int32(payloads.count)
-            payloads.append(consume event)
-        }
-        heap.append(Entry(time: time, sequence: nextSequence, slot: slot))
+        precondition(nextSequence < 1 << 40, "more than 2^40 events scheduled")
+        let slot = payloads.insert(event)
+        precondition(slot < 1 << 24, "more than 2^24 events pending")
+        heap.append(Entry(time: time, order: nextSequence << 24 | UInt64(slot)))
         var child = heap.count - 1
         heap.withUnsafeMutableBufferPointer { heap in
             let item = heap[child]
@@ -181,8 +185,7 @@ struct EventQueue {
                 heap[parent] = last
             }
         }
-        let event = payloads[Int(first.slot)].take()!
-        freeSlots.append(first.slot)
+        let event = payloads.remove(first.slot)
         return ScheduledEvent(time: first.time, sequence: first.sequence, event: event)
     }
 }

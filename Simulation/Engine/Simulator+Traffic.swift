@@ -109,8 +109,16 @@ extension Simulator {
     /// Puts a batch-path message on the wire, under the same network as every other message.
     func send(_ message: BatchMessage, from: Int, to: Int, after processing: Int64 = 0) {
         let (first, second) = transmit(from: from, to: to, after: processing)
-        if first >= 0 { queue.schedule(at: first, .deliverBatch(from: from, to: to, message)) }
-        if second >= 0 { queue.schedule(at: second, .deliverBatch(from: from, to: to, message)) }
+        if first >= 0 { queue.schedule(at: first, .deliverBatch(from: from, to: to, slot: park(message))) }
+        if second >= 0 { queue.schedule(at: second, .deliverBatch(from: from, to: to, slot: park(message))) }
+    }
+
+    /// Keeps a batch message in the slab until its delivery; returns its slot.
+    func park(_ message: BatchMessage) -> Int { batchMessages.insert(message) }
+
+    /// Takes a delivered batch message out of the slab.
+    func unpark(_ slot: Int) -> BatchMessage {
+        batchMessages.remove(slot)
     }
 
     /// When a message sent now from `from` to `to` arrives, and when its duplicate does (-1: never).

@@ -37,6 +37,8 @@ public final class Simulator {
     /// Per link, the latest delivery time scheduled on FIFO links (the broker's connections).
     var linkLastDelivery: [Int64]
     var nextRequest: UInt64 = 0
+    /// Batch messages in flight, by slot, and the free slots.
+    var batchMessages = Slab<BatchMessage>()
     var nextGateway = 0
 
     var gatewayActions: [Gateway.Action] = []
@@ -132,7 +134,7 @@ public final class Simulator {
         switch event {
         case .arrival(let stream): arrive(stream: stream)
         case .deliver(let from, let to, let message): deliver(message, from: from, to: to)
-        case .deliverBatch(let from, let to, let message): deliverBatch(message, from: from, to: to)
+        case .deliverBatch(let from, let to, let slot): deliverBatch(unpark(slot), from: from, to: to)
         case .timer(let node, let timer):
             record(node: node, kind: 20, id: timer.value)
             fireTimer(timer, node: node)
@@ -162,6 +164,9 @@ public final class Simulator {
             frontend(gateway, .timerFired(timer))
         case .workerTimer(let worker, let epoch, let timer): workerTimer(worker, epoch: epoch, timer)
         case .sessionExpired(let worker, let epoch): sessionExpired(worker, epoch: epoch)
+        case .collectorTimer(let timer):
+            record(node: layout.collector, kind: 55, id: timer.value)
+            collector(.timerFired(timer))
         case .rebalanceDeadline(let generation):
             if batch!.broker.generation == generation && batch!.pendingRevocations > 0 { assignPartitions() }
         }

@@ -91,7 +91,7 @@ enum SometimesIndex: Int {
     case breakerOpened, breakerHalfOpened, breakerReclosed, retrySent, retryRefusedByBudget, retryRefusedByDeadline
     case backendEjected, backendReadmitted, orchestratorEjected, requestRateLimited, requestTimedOut
     case requestUnavailable, networkDropped, networkDuplicated, networkReordered, backendOverloaded
-    case jobFenced, workerBackpressure
+    case jobFenced, workerBackpressure, orphanDeleted
 }
 
 enum JSONSeconds {

@@ -187,7 +187,9 @@ public struct BatchSpec: Sendable {
     public var workers: Int = 3
     public var slots: Int = 8
     public var prefetchMax: Int = 16
-    public var itemsInFlightPerJob: Int = 4
+    public var callsInFlightPerJob: Int = 4
+    public var itemsPerCall: Int = 8
+    public var fetchRecordsMin: Int = 8
     public var lease: Duration = .seconds(10)
     public var attemptsMax: Int = 3
     public var drainDeadline: Duration = .seconds(5)
@@ -196,10 +198,23 @@ public struct BatchSpec: Sendable {
     public var sessionTimeout: Duration = .seconds(3)
     public var storeLatency: Duration = .milliseconds(2)
     public var objectStoreLatency: Duration = .milliseconds(5)
+    /// The pause between two walks of the result-object collector.
+    public var collectEvery: Duration = .seconds(10)
     public var jobs: [JobStreamSpec] = []
     /// After the faults end, jobs must complete at least this fast until the backlog is gone.
     public var drainJobsPerSecondMin: Int64 = 0
     public init() {}
+
+    /// About how many jobs the streams submit in a run of `duration` (a sizing hint, not a promise).
+    func expectedJobs(duration: Duration) -> Int {
+        var total: Int64 = 0
+        for stream in jobs {
+            let end = min(stream.end ?? duration, duration)
+            let seconds = max(end.nanoseconds - stream.start.nanoseconds, 0) / 1_000_000_000
+            total += Int64(stream.burst) + stream.jobsPerSecond * seconds
+        }
+        return Int(min(total, 1 << 30))
+    }
 }
 
 /// One stream of batch submissions.
@@ -224,7 +239,8 @@ public struct JobStreamSpec: Sendable {
 }
 
 /// The fixed node numbering of a scenario's world: client, gateways, router, orchestrators,
-/// backends, batch workers, then the job store (PostgreSQL), the broker (Kafka) and the object store.
+/// backends, batch workers, then the job store (PostgreSQL), the broker (Kafka), the object store and
+/// the result-object collector.
 public struct NodeLayout: Sendable {
     public let gateways: Int
     public let orchestrators: Int
@@ -242,11 +258,12 @@ public struct NodeLayout: Sendable {
     public var store: Int { 2 + gateways + orchestrators + backends + workers }
     public var broker: Int { store + 1 }
     public var objectStore: Int { store + 2 }
+    public var collector: Int { store + 3 }
 
     public static let client = 0
     public func gateway(_ index: Int) -> Int { 1 + index }
     public var router: Int { 1 + gateways }
     public func orchestrator(_ index: Int) -> Int { 2 + gateways + index }
     public func backend(_ index: Int) -> Int { 2 + gateways + orchestrators + index }
-    public var count: Int { objectStore + 1 }
+    public var count: Int { collector + 1 }
 }

@@ -7,8 +7,10 @@ extension Scenario {
     static func loadBatch(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
         guard let field = try root.object("batch") else { return }
         try field.onlyKnown([
-            "partitions", "workers", "slots", "prefetchMax", "itemsInFlightPerJob", "leaseSeconds", "attemptsMax",
+            "partitions", "workers", "slots", "prefetchMax", "fetchRecordsMin", "callsInFlightPerJob", "itemsPerCall",
+            "leaseSeconds", "attemptsMax",
             "drainSeconds", "itemTimeoutMs", "sessionTimeoutSeconds", "storeLatencyMs", "objectStoreLatencyMs", "jobs",
+            "collectEverySeconds",
             "drainJobsPerSecondMin",
         ])
         var batch = BatchSpec()
@@ -16,7 +18,9 @@ extension Scenario {
         batch.workers = Int(try field.integer("workers", min: 1, max: 64, default: 3))
         batch.slots = Int(try field.integer("slots", min: 1, max: 10_000, default: 8))
         batch.prefetchMax = Int(try field.integer("prefetchMax", min: 0, max: 100_000, default: 16))
-        batch.itemsInFlightPerJob = Int(try field.integer("itemsInFlightPerJob", min: 1, max: 1_000, default: 4))
+        batch.fetchRecordsMin = Int(try field.integer("fetchRecordsMin", min: 1, max: 100_000, default: 8))
+        batch.callsInFlightPerJob = Int(try field.integer("callsInFlightPerJob", min: 1, max: 1_000, default: 4))
+        batch.itemsPerCall = Int(try field.integer("itemsPerCall", min: 1, max: 10_000, default: 8))
         batch.lease = try field.seconds("leaseSeconds", default: batch.lease)
         batch.attemptsMax = Int(try field.integer("attemptsMax", min: 1, max: 100, default: 3))
         batch.drainDeadline = try field.seconds("drainSeconds", default: batch.drainDeadline)
@@ -24,6 +28,8 @@ extension Scenario {
         batch.sessionTimeout = try field.seconds("sessionTimeoutSeconds", default: batch.sessionTimeout)
         batch.storeLatency = try field.milliseconds("storeLatencyMs", default: batch.storeLatency)
         batch.objectStoreLatency = try field.milliseconds("objectStoreLatencyMs", default: batch.objectStoreLatency)
+        batch.collectEvery = try field.seconds("collectEverySeconds", default: batch.collectEvery)
+        guard batch.collectEvery > .zero else { throw field.fail("collectEverySeconds", "must be > 0") }
         batch.drainJobsPerSecondMin = try field.integer("drainJobsPerSecondMin", min: 0, max: 10_000_000, default: 0)
         for (index, element) in try field.array("jobs").enumerated() {
             batch.jobs.append(try loadJobStream(try field.element("jobs", index, element), scenario))

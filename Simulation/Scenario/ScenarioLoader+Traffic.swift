@@ -219,10 +219,11 @@ extension Scenario {
         if name == "postgres" { return layout.store }
         if name == "kafka" { return layout.broker }
         if name == "objectstore" { return layout.objectStore }
+        if name == "collector" { return layout.collector }
         throw field.fail(
             path,
             "no node named \"\(name)\" (client, router, gateway-N, orchestrator-N, worker-N, postgres, kafka, "
-                + "objectstore, or a backend)"
+                + "objectstore, collector, or a backend)"
         )
     }
 
@@ -243,6 +244,7 @@ extension Scenario {
         if node < layout.store { return "worker-\(node - layout.worker(0))" }
         if node == layout.store { return "postgres" }
         if node == layout.broker { return "kafka" }
+        if node == layout.collector { return "collector" }
         return "objectstore"
     }
 }

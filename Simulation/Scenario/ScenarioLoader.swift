@@ -12,6 +12,7 @@ extension Scenario {
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
+        "orphans-collected",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -19,7 +20,7 @@ extension Scenario {
         "breaker.opened", "breaker.halfOpened", "breaker.reclosed", "retry.sent", "retry.refusedByBudget",
         "retry.refusedByDeadline", "backend.ejected", "backend.readmitted", "orchestrator.ejected",
         "request.rateLimited", "request.timedOut", "request.unavailable", "network.dropped", "network.duplicated",
-        "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure",
+        "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure", "orphan.deleted",
     ]
 
     /// Loads and validates a scenario from JSON text; `file` names it in errors.

@@ -43,7 +43,9 @@ struct BatchWorld {
         configuration.deployment = WorkerDriver.deployment()
         configuration.slots = 3
         configuration.prefetchMax = 2
-        configuration.itemsInFlightPerJob = 2
+        configuration.callsInFlightPerJob = 2
+        configuration.itemsPerCall = 2
+        configuration.fetchRecordsMin = 2
         configuration.leaseDuration = .seconds(3)
         configuration.itemTimeout = .milliseconds(200)
         configuration.retryBackoffBase = .milliseconds(100)
@@ -136,6 +138,9 @@ struct BatchWorld {
         var actions: [BatchWorker.Action] = []
         worker.handle(input, now: now, into: &actions)
         let configuration = worker.configuration
+        if !worker.countsAreConsistent {
+            problems.append("the worker's record and fetch counts disagree with its records after \(input)")
+        }
         if worker.jobsInProgress > configuration.slots {
             problems.append("\(worker.jobsInProgress) jobs in progress with \(configuration.slots) slots")
         }
@@ -256,7 +261,19 @@ extension BatchWorld {
                 record.state = .failed
                 record.failure = failure
             }
-        case .submit, .markQueued, .cancel, .get:
+        case .markQueued(let ids):
+            // Not sent by a worker; kept faithful so the world stays a usable job table.
+            var moved = 0
+            for id in ids where jobs.indices.contains(Int(id.value) - 1) && jobs[Int(id.value) - 1].state == .accepted {
+                var record = jobs[Int(id.value) - 1]
+                record.state = .queued
+                _ = write(record)
+                moved += 1
+            }
+            return .markedQueued(count: moved)
+        case .inspect(let ids):
+            return .records(ids.filter { jobs.indices.contains(Int($0.value) - 1) }.map { jobs[Int($0.value) - 1] })
+        case .submit, .cancel, .get:
             return .notFound
         }
     }

@@ -1,6 +1,8 @@
 // Helpers shared by the batch worker tests: a configured worker, a driver that feeds inputs at a
 // virtual time and keeps the actions, and extractors that pick one kind of action out of a transcript.
 
+import Testing
+
 @testable import PlatformCore
 
 /// Drives one worker through a transcript.
@@ -36,6 +38,8 @@ struct WorkerDriver {
     @discardableResult mutating func feed(_ input: BatchWorker.Input) -> [BatchWorker.Action] {
         var actions: [BatchWorker.Action] = []
         worker.handle(input, now: now, into: &actions)
+        let consistent = worker.countsAreConsistent
+        #expect(consistent, "the worker's counts disagree with its records after \(input)")
         log += actions
         return actions
     }
@@ -92,6 +96,11 @@ func batchTimers(_ actions: [BatchWorker.Action]) -> [(TimerID, Instant)] {
     actions.compactMap { if case .setTimer(let timer, let at) = $0 { return (timer, at) } else { return nil } }
 }
 
+/// The timers of one kind set in `actions`, in order.
+func batchTimers(_ kind: BatchWorker.TimerKind, in actions: [BatchWorker.Action]) -> [(TimerID, Instant)] {
+    batchTimers(actions).filter { $0.0.value & 0xF == kind.rawValue }
+}
+
 func batchRevocationsDone(_ actions: [BatchWorker.Action]) -> [[PartitionID]] {
     actions.compactMap { if case .revocationDone(let partitions) = $0 { return partitions } else { return nil } }
 }
@@ -114,6 +123,7 @@ extension JobStoreCommand {
         case .fail: "fail"
         case .cancel: "cancel"
         case .get: "get"
+        case .inspect: "inspect"
         }
     }
 }

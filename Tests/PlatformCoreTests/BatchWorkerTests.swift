@@ -14,6 +14,16 @@ import Testing
         batchTimers(actions).first { $0.0.value & 0xF == kind.rawValue }
     }
 
+    /// Fires the lease upkeep timer set last, at its instant.
+    func fireUpkeep(_ driver: inout Driver) -> [BatchWorker.Action] {
+        guard let (upkeep, at) = timer(.leaseUpkeep, in: Array(driver.log.reversed())) else {
+            Issue.record("no lease upkeep timer was set")
+            return []
+        }
+        driver.now = at
+        return driver.feed(.timerFired(upkeep))
+    }
+
     /// Assigns the partition and delivers `jobs` at offsets 0, 1, 2...; returns the lease requests.
     func deliver(_ driver: inout Driver, jobs: [UInt64], from offset: Int64 = 0) -> [StoreRequestID] {
         if offset == 0 { driver.feed(.partitionsAssigned([Self.p0])) }
@@ -45,7 +55,7 @@ import Testing
     }
 
     @Test func happyPathLeasesCallsPutsCompletesAndCommits() {
-        var driver = Driver()
+        var driver = Driver { $0.itemsPerCall = 1 }
         let assigned = driver.feed(.partitionsAssigned([Self.p0]))
         #expect(batchFetches(assigned).map(\.1) == [24], "slots + prefetchMax")
         let fetched = driver.feed(.recordsFetched(Self.p0, [Driver.message(0, job: 1)]))
@@ -56,7 +66,8 @@ import Testing
         #expect(batchObservations(started).contains(.jobStarted(JobID(1), attempt: 1)))
         let sent = batchCalls(started)
         #expect(sent.map(\.backend) == [BackendID(1), BackendID(0)], "round-robin over the version's backends")
-        #expect(timer(.itemTimeout, in: started)?.1 == driver.now + .seconds(2))
+        let sweeps = batchTimers(started).filter { $0.0 == BatchWorker.timer(0, .callSweep) }
+        #expect(sweeps.map(\.1) == [driver.now + .seconds(2)], "one sweep timer for both calls, at the oldest deadline")
         driver.advance(.milliseconds(5))
         #expect(batchPuts(driver.feed(.backendReplied(BackendReply(call: sent[0].call, failure: nil)))).isEmpty)
         let done = driver.feed(.backendReplied(BackendReply(call: sent[1].call, failure: nil)))
@@ -94,7 +105,7 @@ import Testing
     }
 
     @Test func nonRetryableItemFailureFailsTheJob() {
-        var driver = Driver()
+        var driver = Driver { $0.itemsPerCall = 1 }
         let lease = deliver(&driver, jobs: [1])[0]
         let sent = batchCalls(grant(&driver, lease, job: 1, items: 2))
         let failed = driver.feed(.backendReplied(BackendReply(call: sent[0].call, failure: .badRequest)))
@@ -126,8 +137,8 @@ import Testing
         let lease = deliver(&driver, jobs: [1])[0]
         let started = grant(&driver, lease, job: 1, items: 1)
         let call = batchCalls(started)[0]
-        driver.now = timer(.renew, in: started)!.1
-        let renewing = driver.feed(.timerFired(timer(.renew, in: started)!.0))
+        let renewing = fireUpkeep(&driver)
+        #expect(driver.now == .zero + .seconds(10), "the first renew is due a third into the lease")
         let renew = batchStores(renewing)[0]
         #expect(renew.1 == .renew(JobID(1), attempt: 1, leaseFor: .seconds(30), itemsDone: 0))
         let newer = Driver.record(1, state: .leased, attempt: 2, holder: 5, now: driver.now)
@@ -143,30 +154,34 @@ import Testing
         var driver = Driver()
         let lease = deliver(&driver, jobs: [1])[0]
         let started = grant(&driver, lease, job: 1, items: 1)
-        let (renewTimer, renewAt) = timer(.renew, in: started)!
-        #expect(renewAt == .zero + .seconds(10))
-        driver.now = renewAt
-        let renewing = driver.feed(.timerFired(renewTimer))
-        #expect(timer(.renew, in: renewing)?.1 == .zero + .seconds(20))
-        driver.feed(.storeReplied(batchStores(renewing)[0].0, .updated(Driver.record(1, state: .leased))))
-        driver.now = .zero + .seconds(30)
-        let checked = driver.feed(.timerFired(timer(.leaseCheck, in: started)!.0))
-        #expect(timer(.leaseCheck, in: checked)?.1 == .zero + .seconds(40), "the renewed lease ends later")
+        #expect(timer(.leaseUpkeep, in: started)?.1 == .zero + .seconds(10))
+        let first = fireUpkeep(&driver)
+        #expect(batchStores(first).map(\.1) == [.renew(JobID(1), attempt: 1, leaseFor: .seconds(30), itemsDone: 0)])
+        #expect(timer(.leaseUpkeep, in: first)?.1 == .zero + .seconds(20))
+        driver.feed(.storeReplied(batchStores(first)[0].0, .updated(Driver.record(1, state: .leased))))
+        let second = fireUpkeep(&driver)
+        #expect(driver.now == .zero + .seconds(20))
+        #expect(batchStores(second).map(\.1.commandName) == ["renew"])
+        #expect(timer(.leaseUpkeep, in: second)?.1 == .zero + .seconds(30))
+        // The second renew goes unanswered: at 30 s none is sent again, and the lease renewed at 10 s holds to 40 s.
+        let third = fireUpkeep(&driver)
+        #expect(batchStores(third).isEmpty, "one renew outstanding at a time")
+        #expect(timer(.leaseUpkeep, in: third)?.1 == .zero + .seconds(40), "the renewed lease ends later")
         #expect(driver.worker.jobsInProgress == 1)
     }
 
     @Test func localLeaseExpiryAbandonsTheJob() {
         var driver = Driver()
         let lease = deliver(&driver, jobs: [1])[0]
-        let started = grant(&driver, lease, job: 1, items: 1)
-        let call = batchCalls(started)[0]
-        driver.now = .zero + .seconds(10)
-        let renewing = driver.feed(.timerFired(timer(.renew, in: started)!.0))
+        let call = batchCalls(grant(&driver, lease, job: 1, items: 1))[0]
+        let renewing = fireUpkeep(&driver)
         driver.feed(.storeFailed(batchStores(renewing)[0].0, .unavailable))
-        driver.now = .zero + .seconds(30)
-        let expired = driver.feed(.timerFired(timer(.leaseCheck, in: started)!.0))
+        #expect(batchStores(fireUpkeep(&driver)).isEmpty, "the failed renew is still outstanding at 20 s")
+        let expired = fireUpkeep(&driver)
+        #expect(driver.now == .zero + .seconds(30))
         #expect(batchObservations(expired).contains(.jobFinished(JobID(1), attempt: 1, .leased)))
         #expect(driver.worker.jobsInProgress == 0)
+        #expect(timer(.wake, in: expired)?.1 == driver.now + .milliseconds(200), "leased again after a pause")
         let late = driver.feed(.backendReplied(BackendReply(call: call.call, failure: nil)))
         #expect(batchPuts(late).isEmpty, "an abandoned job is never completed")
         #expect(batchCommits(driver.log).isEmpty, "an abandoned job's record stays uncommitted")

@@ -12,7 +12,7 @@ extension JobStoreReply {
         case .submitted(let record, _), .updated(let record), .deadLettered(let record), .notApplicable(let record),
             .fenced(let record), .record(let record):
             record
-        case .idempotencyConflict, .notFound, .full:
+        case .idempotencyConflict, .notFound, .full, .markedQueued, .records:
             nil
         }
     }
@@ -94,8 +94,11 @@ struct JobStoreRun {
                 tenant: tenant, model: ModelID(0), version: 1, itemCount: 1 + random.below(5),
                 idempotencyKey: UInt64(random.below(4)), bodyHash: UInt64(1 + random.below(2)))
             return .submit(spec)
-        case 15..<25:
-            return .markQueued(id)
+        case 15..<22:
+            // A publish batch: one to three jobs, sometimes unknown or named twice.
+            return .markQueued((0...random.below(3)).map { _ in JobID(UInt64(1 + random.below(count + 1))) })
+        case 22..<25:
+            return .inspect((0..<random.below(4)).map { _ in JobID(UInt64(random.below(count + 2))) })
         case 25..<45:
             let leaseFor = Duration.milliseconds(random.between(500, 4_000))
             return .lease(id, worker: random.below(6), leaseFor: leaseFor, attemptsMax: attemptsMax)
@@ -135,6 +138,11 @@ struct JobStoreRun {
 
     /// The reply carries the row as it now is; a write bumps the version once; anything else changes nothing.
     mutating func checkReply(_ command: JobStoreCommand, _ reply: JobStoreReply, rows: [JobRecord]) {
+        switch command {
+        case .markQueued(let ids): return checkMarkQueued(ids, reply, rows: rows)
+        case .inspect(let ids): return checkInspect(ids, reply, rows: rows)
+        case .submit, .lease, .renew, .release, .complete, .retryLater, .fail, .cancel, .get: break
+        }
         let target = Self.target(of: command, reply: reply)
         for (index, row) in rows.enumerated() where index < previous.count && row.id != target {
             if row != previous[index] { record(.unexpectedChange, "\(row.id) changed") }
@@ -172,6 +180,44 @@ struct JobStoreRun {
             record(.statusRankDecreased, "\(carried.id) status went back")
         }
         lastHandedOutRank[index] = carried.status.rank
+    }
+
+    /// Only listed rows change; each one that does goes accepted -> queued in one write, and the count says how
+    /// many did.
+    mutating func checkMarkQueued(_ ids: [JobID], _ reply: JobStoreReply, rows: [JobRecord]) {
+        var moved = 0
+        for (index, row) in rows.enumerated() where index < previous.count && row != previous[index] {
+            let old = previous[index]
+            var expected = old
+            expected.state = .queued
+            expected.rowVersion = old.rowVersion + 1
+            expected.updatedAt = now
+            if !ids.contains(row.id) {
+                record(.unexpectedChange, "\(row.id) changed without being listed")
+            } else if old.state != .accepted || row != expected {
+                record(.writeBookkeeping, "\(row.id) did not move accepted -> queued in one write")
+            }
+            moved += 1
+        }
+        if rows.count != previous.count { record(.unexpectedChange, "markQueued created a row") }
+        if reply != .markedQueued(count: moved) { record(.replyMismatch, "\(moved) rows moved") }
+        for id in ids where rows.indices.contains(Int(id.value) - 1) && rows[Int(id.value) - 1].state == .accepted {
+            record(.unexpectedChange, "listed \(id) stayed accepted")
+        }
+    }
+
+    /// A read changes nothing and returns exactly the rows asked for that exist, in the order asked.
+    mutating func checkInspect(_ ids: [JobID], _ reply: JobStoreReply, rows: [JobRecord]) {
+        if rows != previous { record(.unexpectedChange, "inspect changed the table") }
+        let expected = ids.filter { rows.indices.contains(Int($0.value) - 1) }.map { rows[Int($0.value) - 1] }
+        guard reply == .records(expected) else { return record(.replyMismatch, "inspect answered other rows") }
+        for row in expected {
+            let index = Int(row.id.value) - 1
+            if row.status.rank < lastHandedOutRank[index] {
+                record(.statusRankDecreased, "\(row.id) status went back")
+            }
+            lastHandedOutRank[index] = row.status.rank
+        }
     }
 
     mutating func checkRow(_ row: JobRecord, before: JobRecord?) {
@@ -220,7 +266,7 @@ struct JobStoreRun {
         case .renew(_, let attempt, _, _), .release(_, let attempt), .complete(_, let attempt, _),
             .retryLater(_, let attempt, _), .fail(_, let attempt, _):
             attempt
-        case .submit, .markQueued, .lease, .cancel, .get:
+        case .submit, .markQueued, .lease, .cancel, .get, .inspect:
             nil
         }
     }
@@ -228,7 +274,8 @@ struct JobStoreRun {
     static func target(of command: JobStoreCommand, reply: JobStoreReply) -> JobID? {
         switch command {
         case .submit: reply.carried?.id
-        case .markQueued(let id), .lease(let id, _, _, _), .renew(let id, _, _, _), .release(let id, _),
+        case .markQueued, .inspect: nil  // checked by checkMarkQueued and checkInspect
+        case .lease(let id, _, _, _), .renew(let id, _, _, _), .release(let id, _),
             .complete(let id, _, _), .retryLater(let id, _, _), .fail(let id, _, _), .cancel(let id, _),
             .get(let id, _):
             id

@@ -19,7 +19,7 @@ extension JobStoreReply {
         case .submitted(let record, _), .updated(let record), .deadLettered(let record), .notApplicable(let record),
             .fenced(let record), .record(let record):
             record
-        case .idempotencyConflict, .notFound, .full:
+        case .idempotencyConflict, .notFound, .full, .markedQueued, .records:
             nil
         }
     }
@@ -30,7 +30,7 @@ extension JobStoreReply {
     static func queuedStore(configuration: JobStoreModel.Configuration = .init()) -> JobStoreModel {
         var store = JobStoreModel(configuration: configuration)
         _ = store.apply(.submit(jobSpec()), now: at(1))
-        _ = store.apply(.markQueued(JobID(1)), now: at(2))
+        _ = store.apply(.markQueued([JobID(1)]), now: at(2))
         return store
     }
 
@@ -57,7 +57,7 @@ extension JobStoreReply {
     @Test func submitWithSameKeyAndBodyFindsTheEarlierJob() {
         var store = JobStoreModel(configuration: .init())
         _ = store.apply(.submit(jobSpec(key: 42, body: 5)), now: at(1))
-        _ = store.apply(.markQueued(JobID(1)), now: at(2))
+        _ = store.apply(.markQueued([JobID(1)]), now: at(2))
         let retried = store.apply(.submit(jobSpec(key: 42, body: 5)), now: at(3))
         #expect(retried == .submitted(store.job(JobID(1))!, created: false))
         #expect(retried.carried?.state == .queued)
@@ -111,15 +111,55 @@ extension JobStoreReply {
     @Test func markQueuedMovesAcceptedOnceAndIgnoresDuplicates() {
         var store = JobStoreModel(configuration: .init())
         _ = store.apply(.submit(jobSpec()), now: at(1))
-        let queued = store.apply(.markQueued(JobID(1)), now: at(2))
-        guard case .updated(let record) = queued else {
-            Issue.record("expected .updated, got \(queued)")
+        #expect(store.apply(.markQueued([JobID(1)]), now: at(2)) == .markedQueued(count: 1))
+        guard let record = store.job(JobID(1)) else {
+            Issue.record("job 1 is gone")
             return
         }
         #expect(record.state == .queued && record.rowVersion == 2 && record.updatedAt == at(2))
         #expect(record.createdAt == at(1) && record.status == .queued)
-        #expect(store.apply(.markQueued(JobID(1)), now: at(3)) == .notApplicable(record))
-        #expect(store.apply(.markQueued(JobID(9)), now: at(3)) == .notFound)
+        #expect(store.apply(.markQueued([JobID(1)]), now: at(3)) == .markedQueued(count: 0))
+        #expect(store.apply(.markQueued([JobID(9)]), now: at(3)) == .markedQueued(count: 0))
+        #expect(store.job(JobID(1)) == record, "a job no longer accepted is left alone")
+    }
+
+    @Test func groupMarkQueuedMovesOnlyTheListedAcceptedJobs() {
+        var store = JobStoreModel(configuration: .init())
+        for _ in 1...5 { _ = store.apply(.submit(jobSpec()), now: at(1)) }
+        _ = store.apply(.lease(JobID(2), worker: 0, leaseFor: .seconds(30), attemptsMax: 3), now: at(2))
+        let before = (1...5).map { store.job(JobID(UInt64($0)))! }
+        let ids = [JobID(1), JobID(2), JobID(1), JobID(9), JobID(4), JobID(0)]
+        #expect(store.apply(.markQueued(ids), now: at(3)) == .markedQueued(count: 2), "jobs 1 and 4, once each")
+        for (index, old) in before.enumerated() {
+            let current = store.job(old.id)!
+            if old.id == JobID(1) || old.id == JobID(4) {
+                var expected = old
+                expected.state = .queued
+                expected.rowVersion = old.rowVersion + 1
+                expected.updatedAt = at(3)
+                #expect(current == expected, "job \(index + 1) moves to queued with one write")
+            } else {
+                #expect(current == old, "job \(index + 1) is not listed or no longer accepted")
+            }
+        }
+        #expect(store.acceptedJobs(limit: 10) == [JobID(3), JobID(5)])
+        #expect(store.apply(.markQueued([]), now: at(4)) == .markedQueued(count: 0))
+        #expect(store.apply(.markQueued([JobID(3), JobID(5)]), now: at(5)) == .markedQueued(count: 2))
+        #expect(store.acceptedJobs(limit: 10).isEmpty)
+    }
+
+    @Test func inspectReadsJobsOfAnyTenantInTheOrderAskedAndChangesNothing() {
+        var store = JobStoreModel(configuration: .init())
+        _ = store.apply(.submit(jobSpec(tenant: 1)), now: at(1))
+        _ = store.apply(.submit(jobSpec(tenant: 2)), now: at(1))
+        _ = store.apply(.submit(jobSpec(tenant: 3)), now: at(1))
+        _ = store.apply(.lease(JobID(2), worker: 0, leaseFor: .seconds(30), attemptsMax: 3), now: at(2))
+        let rows = (1...3).map { store.job(JobID(UInt64($0)))! }
+        let reply = store.apply(.inspect([JobID(3), JobID(7), JobID(1), JobID(2)]), now: at(5))
+        #expect(reply == .records([rows[2], rows[0], rows[1]]), "unknown job 7 is left out")
+        #expect((1...3).map { store.job(JobID(UInt64($0)))! } == rows, "a read writes nothing")
+        #expect(store.apply(.inspect([]), now: at(6)) == .records([]))
+        #expect(store.apply(.inspect([JobID(0), JobID(4)]), now: at(6)) == .records([]))
     }
 
     @Test func leaseTakesAQueuedJobAndRefusesASecondWorkerWhileItRuns() {
@@ -162,7 +202,8 @@ extension JobStoreReply {
         let leased = store.apply(.lease(JobID(1), worker: 0, leaseFor: .seconds(5), attemptsMax: 1), now: at(2))
         #expect(leased.carried?.state == .leased)
         #expect(store.acceptedJobs(limit: 10).isEmpty)
-        #expect(store.apply(.markQueued(JobID(1)), now: at(3)) == .notApplicable(store.job(JobID(1))!))
+        #expect(store.apply(.markQueued([JobID(1)]), now: at(3)) == .markedQueued(count: 0))
+        #expect(store.job(JobID(1))?.state == .leased)
     }
 
     @Test func renewExtendsTheLeaseAndProgressNeverGoesBack() {
@@ -316,7 +357,7 @@ extension JobStoreReply {
     @Test func acceptedJobsListsTheOutboxOldestFirst() {
         var store = JobStoreModel(configuration: .init())
         for _ in 1...500 { _ = store.apply(.submit(jobSpec()), now: at(1)) }
-        for id in UInt64(1)...500 where id % 7 != 0 { _ = store.apply(.markQueued(JobID(id)), now: at(2)) }
+        for id in UInt64(1)...500 where id % 7 != 0 { _ = store.apply(.markQueued([JobID(id)]), now: at(2)) }
         let expected = (UInt64(1)...500).filter { $0 % 7 == 0 }.map { JobID($0) }
         #expect(store.acceptedJobs(limit: 1_000) == expected)
         #expect(store.acceptedJobs(limit: 3) == [JobID(7), JobID(14), JobID(21)])

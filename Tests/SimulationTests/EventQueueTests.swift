@@ -34,4 +34,36 @@ import Testing
             }
         }
     }
+
+    /// As in a run: pops and schedules interleave, every new event at or after the last popped one,
+    /// many at the same instant; the order must be exactly (time, scheduling order).
+    @Test func interleavedSchedulesMatchASortedReference() {
+        for seed in UInt64(1)...10 {
+            var random = SeededRandom(seed: seed)
+            var queue = EventQueue()
+            var reference: [(time: Int64, index: Int)] = []
+            var scheduled = 0
+            var now: Int64 = 0
+            var popped: [Int] = []
+            var expected: [Int] = []
+            for _ in 0..<1_500 {
+                let burst = random.below(4)
+                for _ in 0..<burst {
+                    let delay = random.chance(.percent(30)) ? 0 : Int64(random.below(1 << random.below(40)))
+                    queue.schedule(at: now + delay, .arrival(stream: scheduled))
+                    reference.append((now + delay, scheduled))
+                    scheduled += 1
+                }
+                guard let next = queue.popFirst(), case .arrival(let index) = next.event else { continue }
+                #expect(next.time >= now)
+                now = next.time
+                popped.append(index)
+                let position = reference.indices.min {
+                    (reference[$0].time, reference[$0].index) < (reference[$1].time, reference[$1].index)
+                }!
+                expected.append(reference.remove(at: position).index)
+            }
+            #expect(popped == expected, "reproduce with seed=\(seed)")
+        }
+    }
 }

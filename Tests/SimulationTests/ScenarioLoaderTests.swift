@@ -29,7 +29,7 @@ import Testing
         #expect(scenario.name == "tiny")
         #expect(scenario.backends[0].concurrency == 8)
         #expect(scenario.workload[0].requestsPerSecond == 10)
-        #expect(scenario.layout.count == 9)
+        #expect(scenario.layout.count == 10, "client, gateway, router, two orchestrators, b1, the four batch nodes")
     }
 
     @Test func shippedScenariosLoad() throws {
@@ -110,5 +110,47 @@ import Testing
         #expect(scenario.nodeName(scenario.faults[0].nodes.1) == "postgres")
         let unknown = text.replacingOccurrences(of: "worker-1", with: "worker-7")
         #expect(error(unknown).hasPrefix("x.json: faults[0].between[0]: no node named \"worker-7\""))
+    }
+
+    /// The minimal scenario with a batch section holding `fields` before its job stream.
+    func withBatch(_ fields: String) -> String {
+        Self.minimal.replacingOccurrences(
+            of: "\"keys\"", with: "\"batch\": {\(fields)\"jobs\": [{\"key\": \"k\", \"jobsPerSecond\": 5}]}, \"keys\"")
+    }
+
+    @Test func batchCallFetchAndCollectorKeysLoad() throws {
+        let defaults = try Scenario.load(json: withBatch(""), file: "x.json").batch
+        #expect(defaults?.callsInFlightPerJob == 4 && defaults?.itemsPerCall == 8 && defaults?.fetchRecordsMin == 8)
+        #expect(defaults?.collectEvery == .seconds(10))
+        let text = withBatch(
+            "\"callsInFlightPerJob\": 3, \"itemsPerCall\": 16, \"fetchRecordsMin\": 5, \"collectEverySeconds\": 2.5, ")
+        let batch = try Scenario.load(json: text, file: "x.json").batch
+        #expect(batch?.callsInFlightPerJob == 3 && batch?.itemsPerCall == 16 && batch?.fetchRecordsMin == 5)
+        #expect(batch?.collectEvery == .milliseconds(2_500))
+    }
+
+    @Test func batchKeysAreValidated() {
+        #expect(error(withBatch("\"collectEverySeconds\": 0, ")) == "x.json: batch.collectEverySeconds: must be > 0")
+        #expect(
+            error(withBatch("\"itemsPerCall\": 0, "))
+                == "x.json: batch.itemsPerCall: expected an integer between 1 and 10000, got 0")
+        #expect(
+            error(withBatch("\"fetchRecordsMin\": 0, "))
+                == "x.json: batch.fetchRecordsMin: expected an integer between 1 and 100000, got 0")
+        let renamed = error(withBatch("\"itemsInFlightPerJob\": 4, "))
+        #expect(renamed.hasPrefix("x.json: batch.itemsInFlightPerJob: unknown field"), "the old name is gone")
+        #expect(renamed.contains("callsInFlightPerJob"), "the error lists the known fields")
+    }
+
+    @Test func theCollectorIsANamedNode() throws {
+        let text = withBatch("").replacingOccurrences(
+            of: "\"keys\"",
+            with: "\"faults\": [{\"kind\": \"delay\", \"between\": [\"collector\", \"postgres\"], \"delayMs\": 50, "
+                + "\"fromSeconds\": 1, \"toSeconds\": 2}], \"keys\"")
+        let scenario = try Scenario.load(json: text, file: "x.json")
+        #expect(scenario.faults[0].nodes.0 == scenario.layout.collector)
+        #expect(scenario.layout.collector == scenario.layout.objectStore + 1)
+        #expect(scenario.layout.count == scenario.layout.collector + 1)
+        #expect(scenario.nodeName(scenario.layout.collector) == "collector")
     }
 }

@@ -58,3 +58,69 @@ import Testing
         #expect(broker.owner == [-1, -1])
     }
 }
+
+/// The simulated object store lists result objects in key order (job, then attempt), whatever the order of
+/// the writes, so the collector can walk it page by page.
+@Suite struct SimulatedObjectStoreTests {
+    func location(_ job: UInt64, _ attempt: Int) -> ResultLocation { ResultLocation(job: JobID(job), attempt: attempt) }
+
+    func store(_ locations: [ResultLocation]) -> SimulatedObjectStore {
+        var store = SimulatedObjectStore(random: SeededRandom(seed: 1))
+        for (index, location) in locations.enumerated() {
+            let stored = store.put(location, bytes: 10, now: Int64(index))
+            #expect(stored)
+        }
+        return store
+    }
+
+    @Test func outOfOrderWritesListInKeyOrder() {
+        let written = [location(5, 1), location(2, 2), location(9, 1), location(2, 1), location(5, 1), location(40, 3)]
+        let objects = store(written)
+        let listed = objects.list(after: nil, limit: 100)
+        #expect(listed.locations == [location(2, 1), location(2, 2), location(5, 1), location(9, 1), location(40, 3)])
+        #expect(listed.complete)
+        #expect(objects.objects[SimulatedObjectStore.key(location(5, 1))] == 4, "a rewrite keeps one key, newest time")
+        #expect(objects.contains(location(9, 1)) && !objects.contains(location(9, 2)))
+    }
+
+    @Test func listingAfterACursorPagesThroughEveryObjectOnce() {
+        let objects = store((1...7).reversed().map { location(UInt64($0), 1) })
+        var pages: [[ResultLocation]] = []
+        var cursor: ResultLocation?
+        while pages.count < 10 {
+            let page = objects.list(after: cursor, limit: 3)
+            pages.append(page.locations)
+            cursor = page.locations.last
+            if page.complete { break }
+        }
+        #expect(pages.map { $0.map(\.job.value) } == [[1, 2, 3], [4, 5, 6], [7]])
+        let end = objects.list(after: location(7, 1), limit: 3)
+        #expect(end.locations.isEmpty && end.complete)
+        #expect(objects.list(after: location(3, 9), limit: 2).locations == [location(4, 1), location(5, 1)])
+        #expect(objects.list(after: nil, limit: 0).locations.isEmpty)
+    }
+
+    @Test func deleteRemovesOneObjectAndIgnoresUnknownOnes() {
+        var objects = store([location(3, 1), location(1, 1), location(2, 1), location(2, 2)])
+        objects.delete(location(2, 1))
+        objects.delete(location(2, 1))
+        objects.delete(location(8, 1))
+        #expect(objects.list(after: nil, limit: 10).locations == [location(1, 1), location(2, 2), location(3, 1)])
+        #expect(!objects.contains(location(2, 1)))
+        objects.delete(location(1, 1))
+        objects.delete(location(3, 1))
+        #expect(objects.list(after: nil, limit: 10).locations == [location(2, 2)])
+        let rewritten = objects.put(location(2, 1), bytes: 1, now: 9)
+        #expect(rewritten)
+        #expect(objects.list(after: nil, limit: 10).locations == [location(2, 1), location(2, 2)])
+    }
+
+    @Test func failingWritesStoreNothing() {
+        var objects = SimulatedObjectStore(random: SeededRandom(seed: 1))
+        objects.failure = Ratio(partsPerMillion: 1_000_000)
+        let stored = objects.put(location(1, 1), bytes: 1, now: 0)
+        #expect(!stored)
+        let listed = objects.list(after: nil, limit: 10)
+        #expect(listed.locations.isEmpty && listed.complete)
+    }
+}

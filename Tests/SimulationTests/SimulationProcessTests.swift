@@ -25,6 +25,7 @@ import Testing
         ("no-fencing", "zombie-worker", "single-result"),
         ("no-idempotency", "duplicate-submit", "idempotent-submit"),
         ("no-backpressure", "backlog-burst", "pool-bound"),
+        ("keep-orphans", "rebalance-storm", "orphans-collected"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

@@ -54,7 +54,7 @@ extension BatchWorker {
             endRun(&run, record: .waiting(readyAt: now), finalState: .leased, now: now, into: &actions)
         }
         commitDurablePrefixes(into: &actions)
-        partitions.removeAll { $0.revocation == key }
+        forgetPartitions(revocation: key)
         actions.append(.revocationDone(revocation.partitions))
     }
 

@@ -14,30 +14,61 @@ extension BatchWorker {
     func partitionIndex(_ id: PartitionID) -> Int? { partitions.firstIndex { $0.id == id } }
 
     /// Records tracked across all partitions, including finished ones not yet committable.
-    var recordsTracked: Int { partitions.reduce(0) { $0 + $1.records.count } }
+    var recordsTracked: Int { trackedCount }
 
-    var fetchReservedTotal: Int { partitions.reduce(0) { $0 + $1.fetchReserved } }
+    var fetchReservedTotal: Int { reservedCount }
 
     /// The slots-plus-prefetch room left for new records.
     var fetchRoom: Int {
-        let trackedRoom = configuration.recordsTrackedMax - recordsTracked - fetchReservedTotal
+        let trackedRoom = configuration.recordsTrackedMax - trackedCount - reservedCount
         if configuration.ignoresBackpressure {
             return min(trackedRoom, configuration.slots + configuration.prefetchMax)
         }
         let bound = configuration.slots + configuration.prefetchMax
-        return min(trackedRoom, bound - jobsInProgress - recordsBuffered - fetchReservedTotal)
+        return min(trackedRoom, bound - jobsInProgress - bufferedCount - reservedCount)
+    }
+
+    /// True when the counts kept incrementally match the records (for tests).
+    var countsAreConsistent: Bool {
+        var buffered = 0
+        for partition in partitions {
+            for record in partition.records {
+                if case .waiting = record.status { buffered += 1 }
+            }
+        }
+        return buffered == bufferedCount && trackedCount == partitions.reduce(0) { $0 + $1.records.count }
+            && reservedCount == partitions.reduce(0) { $0 + $1.fetchReserved }
+    }
+
+    mutating func setFetchReserved(_ index: Int, _ records: Int) {
+        reservedCount += records - partitions[index].fetchReserved
+        partitions[index].fetchReserved = records
+    }
+
+    /// Drops the partitions of a finished revocation with their records.
+    mutating func forgetPartitions(revocation key: UInt64) {
+        for partition in partitions where partition.revocation == key {
+            reservedCount -= partition.fetchReserved
+            trackedCount -= partition.records.count
+            for record in partition.records {
+                if case .waiting = record.status { bufferedCount -= 1 }
+            }
+        }
+        partitions.removeAll { $0.revocation == key }
     }
 
     mutating func fetched(_ id: PartitionID, _ messages: [JobMessage], now: Instant, into actions: inout [Action]) {
         guard let index = partitionIndex(id) else { return }
-        partitions[index].fetchReserved = 0
+        setFetchReserved(index, 0)
         guard partitions[index].revocation == 0, life == .running else { return }
         var lastOffset: Int64 = -1
         for message in messages where message.partition == id {
             guard message.offset > partitions[index].highestOffsetSeen, message.offset >= 0 else { continue }
-            guard recordsTracked < configuration.recordsTrackedMax else { break }
+            guard trackedCount < configuration.recordsTrackedMax else { break }
             partitions[index].highestOffsetSeen = message.offset
             partitions[index].records.append(TrackedRecord(message: message, status: .waiting(readyAt: now)))
+            trackedCount += 1
+            bufferedCount += 1
             lastOffset = message.offset
         }
         if configuration.commitsBeforeOutcome && lastOffset >= 0 && lastOffset + 1 > partitions[index].committed {
@@ -48,20 +79,24 @@ extension BatchWorker {
     }
 
     /// Sends a fetch to every partition without one outstanding while there is room and the backends
-    /// can take work; reports pausing and resuming.
+    /// can take work; reports pausing and resuming. Fetches wait until `fetchRecordsMin` records fit,
+    /// unless nothing is buffered, so records come in a few large fetches. (Fetches parked at the broker
+    /// on quiet partitions hold room, so waiting for room while the buffer is empty could wait forever.)
     mutating func fetchMore(into actions: inout [Action]) {
         guard !partitions.isEmpty else { return }
         let blocked = !configuration.ignoresBackpressure && breakersBlockEveryRunningJob
-        // Computed once: the room only shrinks by what this call reserves (the scans are O(records)).
         var roomLeft = fetchRoom
-        if !blocked && roomLeft > 0 {
-            let idle = partitions.indices.filter { partitions[$0].fetchReserved == 0 && partitions[$0].revocation == 0 }
+        let worthFetching = roomLeft >= configuration.fetchRecordsMin || bufferedCount == 0
+        if !blocked && roomLeft > 0 && worthFetching {
+            var idle = 0
+            for partition in partitions where partition.fetchReserved == 0 && partition.revocation == 0 { idle += 1 }
             // The room is shared among the partitions so one partition's fetch cannot starve the others.
-            let share = max(1, roomLeft / max(idle.count, 1))
-            for index in idle {
+            let share = max(1, roomLeft / max(idle, 1))
+            for index in partitions.indices where partitions[index].fetchReserved == 0 {
+                guard partitions[index].revocation == 0 else { continue }
                 let room = min(share, roomLeft)
                 guard room > 0 else { break }
-                partitions[index].fetchReserved = room
+                setFetchReserved(index, room)
                 roomLeft -= room
                 actions.append(.fetch(partitions[index].id, maxRecords: room))
             }
@@ -77,6 +112,7 @@ extension BatchWorker {
     /// True when some job is running and every backend of every running job's version has an open breaker:
     /// more records would only wait.
     var breakersBlockEveryRunningJob: Bool {
+        guard breakers.contains(where: { $0.phase == .open }) else { return false }
         var sawBackend = false
         for key in runOrder {
             guard let run = runs[key], let spec = run.spec, run.phase == .calling else { continue }
@@ -91,6 +127,7 @@ extension BatchWorker {
     /// Starts buffered records that are ready while slots are free, one per partition per round so
     /// no partition starves the others.
     mutating func startRecords(now: Instant, into actions: inout [Action]) {
+        guard bufferedCount > 0 else { return }
         var startedOne = true
         while startedOne {
             startedOne = false
@@ -98,6 +135,7 @@ extension BatchWorker {
                 guard configuration.ignoresBackpressure || jobsInProgress < configuration.slots else { return }
                 guard let position = readyRecord(in: index, now: now) else { continue }
                 partitions[index].records[position].status = .active
+                bufferedCount -= 1
                 startRun(partitions[index].records[position].message, now: now, into: &actions)
                 startedOne = true
             }
@@ -121,8 +159,15 @@ extension BatchWorker {
         guard let index = partitionIndex(message.partition) else { return }
         guard let position = partitions[index].records.firstIndex(where: { $0.message.offset == message.offset })
         else { return }
+        if case .waiting = partitions[index].records[position].status { bufferedCount -= 1 }
         partitions[index].records[position].status = status
-        if case .waiting(let readyAt) = status, readyAt > now { setTimer(0, .wake, at: readyAt, into: &actions) }
+        switch status {
+        case .waiting(let readyAt):
+            bufferedCount += 1
+            if readyAt > now { setTimer(0, .wake, at: readyAt, into: &actions) }
+        case .durable: commitPending = true
+        case .active: break
+        }
     }
 
     /// Where a record stands after the store showed its job as `record`: finished for good, or to be
@@ -143,6 +188,8 @@ extension BatchWorker {
 
     /// Commits, per partition, the contiguous prefix of finished records, when it advances.
     mutating func commitDurablePrefixes(into actions: inout [Action]) {
+        guard commitPending else { return }
+        commitPending = false
         for index in partitions.indices {
             var next: Int64 = -1
             var durableCount = 0
@@ -153,6 +200,7 @@ extension BatchWorker {
             }
             guard durableCount > 0 else { continue }
             partitions[index].records.removeFirst(durableCount)
+            trackedCount -= durableCount
             if next > partitions[index].committed {
                 partitions[index].committed = next
                 actions.append(.commitOffset(partitions[index].id, nextOffset: next))

@@ -1,6 +1,7 @@
 // One job attempt inside the batch worker: its items go to the version's backends round-robin through
-// their circuit breakers, a bounded number at a time; the result object is written before the store is
-// told, and any failure ends the attempt as a whole because the store, not the worker, decides retries.
+// their circuit breakers, several items per call and a bounded number of calls at a time; the result
+// object is written before the store is told, and any failure ends the attempt as a whole because the
+// store, not the worker, decides retries.
 
 extension BatchWorker {
     /// Takes a slot for a record and asks the store for a lease.
@@ -36,8 +37,8 @@ extension BatchWorker {
             return
         }
         run.phase = .calling
-        setTimer(run.key, .renew, at: now + configuration.leaseDuration / 3, into: &actions)
-        setTimer(run.key, .leaseCheck, at: run.leaseDeadline, into: &actions)
+        run.renewDueAt = now + configuration.leaseDuration / 3
+        armUpkeep(at: min(run.renewDueAt, run.leaseDeadline), into: &actions)
         guard !backends(for: record.spec).isEmpty else {
             endAttempt(&run, retryable: false, now: now, into: &actions)
             return
@@ -45,12 +46,12 @@ extension BatchWorker {
         dispatchItems(&run, now: now, into: &actions)
     }
 
-    /// Sends items until the per-job limit is reached, all items are sent, or every breaker refuses;
+    /// Sends calls until the per-job limit is reached, all items are sent, or every breaker refuses;
     /// writes the result once every item is done.
     mutating func dispatchItems(_ run: inout Run, now: Instant, into actions: inout [Action]) {
         guard run.phase == .calling, !run.waitingForBreaker, let spec = run.spec else { return }
         let pool = backends(for: spec)
-        while run.calls.count < configuration.itemsInFlightPerJob && run.nextItem < spec.itemCount {
+        while run.calls.count < configuration.callsInFlightPerJob && run.nextItem < spec.itemCount {
             var admitted: (backend: BackendID, probe: Bool)?
             var shortestWait = Duration.seconds(3_600)
             for _ in 0..<pool.count {
@@ -68,17 +69,19 @@ extension BatchWorker {
                 setTimer(run.key, .breakerWait, at: now + shortestWait, into: &actions)
                 return
             }
+            let items = min(configuration.itemsPerCall, spec.itemCount - run.nextItem)
             let callSequence = nextSequence()
             calls[callSequence] = ItemCall(
-                run: run.key, backend: admitted.backend, probe: admitted.probe, startedAt: now)
+                run: run.key, backend: admitted.backend, probe: admitted.probe, startedAt: now, items: items)
             run.calls.append(callSequence)
-            run.nextItem += 1
+            run.nextItem += items
             let call = BackendCall(
                 call: CallID(identifier(callSequence)), backend: admitted.backend, model: spec.model,
-                version: spec.version, inputElements: 1)
+                version: spec.version, inputElements: items)
             actions.append(.call(call))
-            actions.append(.observe(.itemCalled(run.message.job, admitted.backend)))
-            setTimer(callSequence, .itemTimeout, at: now + configuration.itemTimeout, into: &actions)
+            actions.append(.observe(.itemsCalled(run.message.job, admitted.backend, items: items)))
+            callOrder.append(callSequence)
+            armCallSweep(into: &actions)
         }
         if run.calls.isEmpty && run.nextItem >= spec.itemCount { startPut(&run, into: &actions) }
     }
@@ -95,11 +98,41 @@ extension BatchWorker {
         itemEnded(callSequence, failure: reply.failure, now: now, into: &actions)
     }
 
-    mutating func itemTimedOut(_ callSequence: UInt64, now: Instant, into actions: inout [Action]) {
-        itemEnded(callSequence, failure: .timeout, now: now, into: &actions)
+    /// Sets the call sweep timer at the deadline of the oldest call in flight, unless it is set.
+    mutating func armCallSweep(into actions: inout [Action]) {
+        guard !callSweepArmed else { return }
+        trimCallOrder()
+        guard callOrderHead < callOrder.count, let oldest = calls[callOrder[callOrderHead]] else { return }
+        callSweepArmed = true
+        setTimer(0, .callSweep, at: oldest.startedAt + configuration.itemTimeout, into: &actions)
     }
 
-    /// One item call ended (answer or timeout); late answers to calls already given up are ignored.
+    /// Drops finished calls from the front of the call order.
+    mutating func trimCallOrder() {
+        while callOrderHead < callOrder.count && !calls.contains(callOrder[callOrderHead]) { callOrderHead += 1 }
+        if callOrderHead == callOrder.count {
+            callOrder.removeAll(keepingCapacity: true)
+            callOrderHead = 0
+        } else if callOrderHead > 32 && callOrderHead * 2 > callOrder.count {
+            callOrder.removeFirst(callOrderHead)
+            callOrderHead = 0
+        }
+    }
+
+    /// Times out every call past its deadline, oldest first, then sets the timer for the next one.
+    mutating func sweepCalls(now: Instant, into actions: inout [Action]) {
+        // Still marked as set while sweeping, so calls sent meanwhile do not set a second timer.
+        while callOrderHead < callOrder.count {
+            let callSequence = callOrder[callOrderHead]
+            if let call = calls[callSequence], call.startedAt + configuration.itemTimeout > now { break }
+            callOrderHead += 1
+            itemEnded(callSequence, failure: .timeout, now: now, into: &actions)
+        }
+        callSweepArmed = false
+        armCallSweep(into: &actions)
+    }
+
+    /// One call ended (answer or timeout); late answers to calls already given up are ignored.
     mutating func itemEnded(
         _ callSequence: UInt64, failure: RetryPolicy.Failure?, now: Instant, into actions: inout [Action]
     ) {
@@ -112,7 +145,7 @@ extension BatchWorker {
         run.calls.removeAll { $0 == callSequence }
         switch failure {
         case nil:
-            run.itemsDone += 1
+            run.itemsDone += call.items
             dispatchItems(&run, now: now, into: &actions)
         case .badRequest, .notFound:
             endAttempt(&run, retryable: false, now: now, into: &actions)

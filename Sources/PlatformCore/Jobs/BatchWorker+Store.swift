@@ -73,7 +73,7 @@ extension BatchWorker {
                 into: &actions)
         case .notFound:
             endRun(&run, record: .durable, finalState: .failed, now: now, into: &actions)
-        case .submitted, .idempotencyConflict, .record, .full:
+        case .submitted, .idempotencyConflict, .record, .full, .markedQueued, .records:
             return false
         }
         return true
@@ -94,7 +94,7 @@ extension BatchWorker {
                 into: &actions)
         case .notFound:
             endRun(&run, record: .durable, finalState: .failed, now: now, into: &actions)
-        case .submitted, .idempotencyConflict, .record, .full:
+        case .submitted, .idempotencyConflict, .record, .full, .markedQueued, .records:
             return false
         }
         return true
@@ -116,7 +116,7 @@ extension BatchWorker {
                 into: &actions)
         case .notFound:
             endRun(&run, record: .durable, finalState: .failed, now: now, into: &actions)
-        case .submitted, .idempotencyConflict, .record, .full:
+        case .submitted, .idempotencyConflict, .record, .full, .markedQueued, .records:
             return false
         }
         return true
@@ -140,7 +140,7 @@ extension BatchWorker {
                 into: &actions)
         case .notFound:
             endRun(&run, record: .durable, finalState: .failed, now: now, into: &actions)
-        case .submitted, .idempotencyConflict, .record, .full:
+        case .submitted, .idempotencyConflict, .record, .full, .markedQueued, .records:
             return false
         }
         return true
@@ -156,7 +156,7 @@ extension BatchWorker {
             endRun(&run, record: status, finalState: record.state, now: now, into: &actions)
         case .notFound:
             endRun(&run, record: .durable, finalState: .failed, now: now, into: &actions)
-        case .submitted, .idempotencyConflict, .record, .full:
+        case .submitted, .idempotencyConflict, .record, .full, .markedQueued, .records:
             return false
         }
         return true
@@ -185,26 +185,40 @@ extension BatchWorker {
         }
     }
 
-    mutating func renewDue(_ key: UInt64, now: Instant, into actions: inout [Action]) {
-        guard var run = runs[key], run.phase == .calling || run.phase == .putting else { return }
-        if run.renewRequest == 0 {
-            let command = JobStoreCommand.renew(
-                run.message.job, attempt: run.attempt, leaseFor: configuration.leaseDuration, itemsDone: run.itemsDone)
-            sendStore(&run, command, .renew, now: now, into: &actions)
-        }
-        setTimer(key, .renew, at: now + configuration.leaseDuration / 3, into: &actions)
-        save(run)
+    /// Sets the lease upkeep timer for `instant`, unless it is already set no later.
+    mutating func armUpkeep(at instant: Instant, into actions: inout [Action]) {
+        if let upkeepAt, upkeepAt <= instant { return }
+        upkeepGeneration += 1
+        upkeepAt = instant
+        setTimer(upkeepGeneration, .leaseUpkeep, at: instant, into: &actions)
     }
 
-    /// Abandons a job whose lease may have run out: another worker may hold it now, so this one must not
-    /// call or complete; the record stays uncommitted and is leased again later.
-    mutating func leaseCheckDue(_ key: UInt64, now: Instant, into actions: inout [Action]) {
-        guard var run = runs[key], run.phase == .calling || run.phase == .putting else { return }
-        if now >= run.leaseDeadline {
-            let readyAt = now + configuration.storeRetryDelay
-            endRun(&run, record: .waiting(readyAt: readyAt), finalState: .leased, now: now, into: &actions)
-        } else {
-            setTimer(key, .leaseCheck, at: run.leaseDeadline, into: &actions)
+    /// Renews the leases that are due (every third of the lease, one renew outstanding at a time) and
+    /// abandons jobs whose lease may have run out: another worker may hold them now, so this one must not
+    /// call or complete; their records stay uncommitted and are leased again later.
+    mutating func leaseUpkeep(now: Instant, into actions: inout [Action]) {
+        upkeepAt = nil
+        var next: Instant?
+        for key in runOrder {
+            guard var run = runs[key], run.phase == .calling || run.phase == .putting else { continue }
+            if now >= run.leaseDeadline {
+                let readyAt = now + configuration.storeRetryDelay
+                endRun(&run, record: .waiting(readyAt: readyAt), finalState: .leased, now: now, into: &actions)
+                continue
+            }
+            if now >= run.renewDueAt {
+                if run.renewRequest == 0 {
+                    let command = JobStoreCommand.renew(
+                        run.message.job, attempt: run.attempt, leaseFor: configuration.leaseDuration,
+                        itemsDone: run.itemsDone)
+                    sendStore(&run, command, .renew, now: now, into: &actions)
+                }
+                run.renewDueAt = now + configuration.leaseDuration / 3
+                save(run)
+            }
+            let due = min(run.renewDueAt, run.leaseDeadline)
+            next = min(next ?? due, due)
         }
+        if let next { armUpkeep(at: next, into: &actions) }
     }
 }

@@ -17,8 +17,8 @@ public enum BatchObservation: Sendable, Hashable {
     /// The job left its slot; the state the store ended in (`.queued` for released or retried jobs,
     /// `.leased` for a job abandoned after its lease ran out locally).
     case jobFinished(JobID, attempt: Int, JobState)
-    /// One item of the job was sent to a backend.
-    case itemCalled(JobID, BackendID)
+    /// A call carrying some of the job's items was sent to a backend.
+    case itemsCalled(JobID, BackendID, items: Int)
     /// The store refused a write from this attempt because a newer attempt owns the job.
     case fenced(JobID, attempt: Int)
     /// Fetching was paused (slots and prefetch full, or every needed backend's breaker open) or resumed.
@@ -42,8 +42,13 @@ public struct BatchWorker: Sendable {
         public var slots: Int = 8
         /// Records buffered beyond the slots.
         public var prefetchMax: Int = 16
+        /// A fetch is sent once this many records fit (or when nothing is buffered), so records arrive
+        /// in batches rather than one per finished job.
+        public var fetchRecordsMin: Int = 8
         /// Inference calls in flight per job.
-        public var itemsInFlightPerJob: Int = 4
+        public var callsInFlightPerJob: Int = 4
+        /// Items sent together in one inference call (the model's batch dimension).
+        public var itemsPerCall: Int = 8
         /// How long a lease lasts; it is renewed every third of it.
         public var leaseDuration: Duration = .seconds(30)
         /// How long one item call may take before it counts as failed.
@@ -108,7 +113,7 @@ public struct BatchWorker: Sendable {
         case store(StoreRequestID, JobStoreCommand)
         /// Write a result object of `bytes` bytes.
         case putObject(PutID, ResultLocation, bytes: Int)
-        /// Send one item to a backend.
+        /// Send a call carrying some of a job's items to a backend.
         case call(BackendCall)
         /// Call back with `timerFired` at this instant of the worker's clock.
         case setTimer(TimerID, at: Instant)
@@ -169,6 +174,8 @@ public struct BatchWorker: Sendable {
         var backendCursor: Int = 0
         /// The local lease end: when the last successful lease or renew was sent, plus the lease.
         var leaseDeadline: Instant = .zero
+        /// When the next renew is due.
+        var renewDueAt: Instant = .zero
         var mainRequest: UInt64 = 0
         var renewRequest: UInt64 = 0
         var put: UInt64 = 0
@@ -182,12 +189,13 @@ public struct BatchWorker: Sendable {
         var started: Bool { spec != nil }
     }
 
-    /// One backend call in flight.
+    /// One backend call in flight, carrying `items` of its run's items.
     struct ItemCall: Sendable {
         var run: UInt64
         var backend: BackendID
         var probe: Bool
         var startedAt: Instant
+        var items: Int
     }
 
     /// Why a store command was sent.
@@ -209,12 +217,13 @@ public struct BatchWorker: Sendable {
         case running, draining, releasing, shutDown
     }
 
-    /// Timer kinds, in the low 4 bits of a timer id; the rest is a sequence.
+    /// Timer kinds, in the low 4 bits of a timer id; the rest is a sequence. Call timeouts and lease
+    /// upkeep are one timer each for the whole worker, armed at the earliest instant anything is due, so a
+    /// job that finishes quickly leaves no timers behind.
     enum TimerKind: UInt64 {
-        case itemTimeout = 0
+        case callSweep = 0
         case breakerWait = 1
-        case renew = 2
-        case leaseCheck = 3
+        case leaseUpkeep = 2
         case storeRetry = 4
         case putRetry = 5
         case wake = 6
@@ -237,6 +246,20 @@ public struct BatchWorker: Sendable {
     /// Job id -> run key, so one job is never processed twice at once here.
     var activeJobs = IdentifierTable<UInt64>(capacity: 64)
     var calls = IdentifierTable<ItemCall>(capacity: 64)
+    /// Call sequences in the order the calls were sent: their deadlines come in the same order.
+    var callOrder: [UInt64] = []
+    var callOrderHead = 0
+    /// True while the call sweep timer is set.
+    var callSweepArmed = false
+    /// When the lease upkeep timer fires, if it is set; its generation tells a stale firing.
+    var upkeepAt: Instant?
+    var upkeepGeneration: UInt64 = 0
+    /// Counts kept as records and fetches change, so no input has to scan the buffer.
+    var bufferedCount = 0
+    var trackedCount = 0
+    var reservedCount = 0
+    /// Set when a record became durable since the last commit pass.
+    var commitPending = false
     var storeRequests = IdentifierTable<StoreRequest>(capacity: 64)
     /// Put sequence -> run key.
     var puts = IdentifierTable<UInt64>(capacity: 16)
@@ -251,7 +274,9 @@ public struct BatchWorker: Sendable {
         precondition(configuration.workerIndex >= 0 && configuration.workerIndex < 1 << 20, "workerIndex is 20 bits")
         precondition(configuration.slots >= 1, "slots must be >= 1")
         precondition(configuration.prefetchMax >= 0, "prefetchMax must be >= 0")
-        precondition(configuration.itemsInFlightPerJob >= 1, "itemsInFlightPerJob must be >= 1")
+        precondition(configuration.fetchRecordsMin >= 1, "fetchRecordsMin must be >= 1")
+        precondition(configuration.callsInFlightPerJob >= 1, "callsInFlightPerJob must be >= 1")
+        precondition(configuration.itemsPerCall >= 1, "itemsPerCall must be >= 1")
         precondition(configuration.leaseDuration >= .nanoseconds(3), "leaseDuration must be positive")
         precondition(configuration.itemTimeout > .zero, "itemTimeout must be > 0")
         precondition(configuration.storeRetryDelay > .zero, "storeRetryDelay must be > 0")
@@ -288,15 +313,7 @@ public struct BatchWorker: Sendable {
     public var isShutDown: Bool { life == .shutDown }
 
     /// Records buffered: fetched, not holding a slot and not finished.
-    public var recordsBuffered: Int {
-        var count = 0
-        for partition in partitions {
-            for record in partition.records {
-                if case .waiting = record.status { count += 1 }
-            }
-        }
-        return count
-    }
+    public var recordsBuffered: Int { bufferedCount }
 
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
@@ -349,10 +366,9 @@ public struct BatchWorker: Sendable {
         guard let kind = TimerKind(rawValue: timer.value & 0xF) else { return }
         let payload = timer.value >> 4
         switch kind {
-        case .itemTimeout: itemTimedOut(payload, now: now, into: &actions)
+        case .callSweep: sweepCalls(now: now, into: &actions)
         case .breakerWait: breakerWaitOver(payload, now: now, into: &actions)
-        case .renew: renewDue(payload, now: now, into: &actions)
-        case .leaseCheck: leaseCheckDue(payload, now: now, into: &actions)
+        case .leaseUpkeep: if payload == upkeepGeneration { leaseUpkeep(now: now, into: &actions) }
         case .storeRetry: resendStoreRequest(payload, now: now, into: &actions)
         case .putRetry: resendPut(payload, into: &actions)
         case .wake: return  // the records that became ready are started after every input

@@ -1,7 +1,10 @@
 // The gateway's batch side: `POST /v1/batch`, `GET /v1/jobs/{id}` and cancel. A submit becomes a
 // job row first (idempotent: the client's Idempotency-Key, or one derived from the request so
 // our own retries are safe) and a message on the jobs topic second; 202 is answered only once
-// the row is durable. Reads and cancels are scoped to the caller's tenant.
+// the row is durable. Reads and cancels are scoped to the caller's tenant. Messages are published
+// in batches, one batch in flight per partition (the next one gathers meanwhile), and each acked
+// batch moves its jobs to queued in one store command: under a burst the broker and the table see
+// a few large writes instead of one per job, and an idle partition publishes at once.
 
 /// A parsed `POST /v1/batch`.
 public struct BatchSubmission: Sendable, Hashable {
@@ -45,8 +48,12 @@ public struct JobFrontend: Sendable {
         /// Attempts of one store command before answering 503.
         public var storeAttemptsMax: Int = 3
         public var storeRetryDelay: Duration = .milliseconds(100)
-        /// Attempts to publish a job message before leaving it to the dispatcher.
+        /// Attempts to publish a batch before leaving its jobs to the dispatcher.
         public var publishAttemptsMax: Int = 3
+        /// How long the broker may take to acknowledge a batch before it is sent again.
+        public var publishTimeout: Duration = .seconds(2)
+        /// Job messages in one publish batch at most.
+        public var publishBatchMax: Int = 500
         public var pendingMax: Int = 10_000
         /// Distinguishes store request ids of several gateways.
         public var frontendIndex: Int = 0
@@ -65,8 +72,8 @@ public struct JobFrontend: Sendable {
         case storeReplied(StoreRequestID, JobStoreReply)
         /// The job table did not answer.
         case storeFailed(StoreRequestID, StoreFailure)
-        /// The broker acknowledged (or refused) a job message.
-        case published(JobID, succeeded: Bool)
+        /// The broker acknowledged (or refused) a publish batch.
+        case published(batch: UInt64, succeeded: Bool)
         /// A timer the frontend set has fired.
         case timerFired(TimerID)
     }
@@ -77,8 +84,8 @@ public struct JobFrontend: Sendable {
         case respond(RequestID, BatchOutcome)
         /// Send a command to the job table.
         case store(StoreRequestID, JobStoreCommand)
-        /// Put a job message on the jobs topic.
-        case publish(JobID, PartitionID)
+        /// Put job messages on one partition of the jobs topic; `batch` names the send for its acknowledgement.
+        case publish(batch: UInt64, PartitionID, [JobID])
         /// Call back with `timerFired` at this instant of the gateway's clock.
         case setTimer(TimerID, at: Instant)
     }
@@ -90,17 +97,42 @@ public struct JobFrontend: Sendable {
         var attempts: Int
     }
 
+    /// One partition's publishing: the batch in flight (or waiting to be sent again) and the jobs
+    /// gathering for the next one.
+    struct Publisher {
+        var gathering: [JobID] = []
+        var inFlight: [JobID] = []
+        /// The current send of `inFlight`, or 0 when nothing is in flight.
+        var batch: UInt64 = 0
+        var attempts = 0
+    }
+
+    /// Timer kinds, in the low bits of a timer id: store retries are `request << 1`, publish timers
+    /// `batch << 2 | kind`.
+    enum PublishTimer: UInt64 {
+        case timeout = 1
+        case resend = 3
+    }
+
     public let configuration: Configuration
     let keyTable: APIKeyTable
     var pending = IdentifierTable<Pending>(capacity: 256)
-    var publishAttempts = IdentifierTable<Int>(capacity: 256)
+    var publishers: [Publisher]
     var sequence: UInt64 = 0
+    var batchSequence: UInt64 = 0
 
     public init(configuration: Configuration) {
         precondition(configuration.partitionCount >= 1, "the jobs topic has at least one partition")
+        precondition(configuration.partitionCount <= 1 << 12, "the jobs topic has at most 4096 partitions")
+        precondition(configuration.publishBatchMax >= 1, "publishBatchMax must be >= 1")
+        precondition(configuration.publishTimeout > .zero, "publishTimeout must be > 0")
         self.configuration = configuration
         keyTable = APIKeyTable(configuration.keys)
+        publishers = Array(repeating: Publisher(), count: configuration.partitionCount)
     }
+
+    /// Job messages not yet acknowledged by the broker (gathering or in flight).
+    public var unpublishedCount: Int { publishers.reduce(0) { $0 + $1.gathering.count + $1.inFlight.count } }
 
     /// Client requests waiting for the store.
     public var pendingCount: Int { pending.count }
@@ -122,10 +154,10 @@ public struct JobFrontend: Sendable {
         case .cancelJob(let request, let credential, let job):
             guard let tenant = authorize(request, credential, into: &actions) else { return }
             send(.cancel(job, tenant: tenant), for: request, into: &actions)
-        case .storeReplied(let id, let reply): storeReplied(id, reply, into: &actions)
+        case .storeReplied(let id, let reply): storeReplied(id, reply, now: now, into: &actions)
         case .storeFailed(let id, _): retryOrGiveUp(id, now: now, into: &actions)
-        case .published(let job, let succeeded): published(job, succeeded, now: now, into: &actions)
-        case .timerFired(let timer): timerFired(timer, into: &actions)
+        case .published(let batch, let succeeded): published(batch, succeeded, now: now, into: &actions)
+        case .timerFired(let timer): timerFired(timer, now: now, into: &actions)
         }
     }
 
@@ -169,11 +201,13 @@ public struct JobFrontend: Sendable {
         actions.append(.store(id, command))
     }
 
-    mutating func storeReplied(_ id: StoreRequestID, _ reply: JobStoreReply, into actions: inout [Action]) {
+    mutating func storeReplied(
+        _ id: StoreRequestID, _ reply: JobStoreReply, now: Instant, into actions: inout [Action]
+    ) {
         guard let entry = pending.removeValue(forKey: id.value) else { return }
         switch reply {
         case .submitted(let record, _):
-            if record.state == .accepted { publish(record.id, into: &actions) }
+            if record.state == .accepted { publish(record.id, now: now, into: &actions) }
             actions.append(.respond(entry.request, .job(record)))
         case .idempotencyConflict: actions.append(.respond(entry.request, .failed(.conflict, retryAfter: .zero)))
         case .updated(let record), .record(let record), .notApplicable(let record), .deadLettered(let record),
@@ -181,6 +215,8 @@ public struct JobFrontend: Sendable {
             actions.append(.respond(entry.request, .job(record)))
         case .notFound: actions.append(.respond(entry.request, .failed(.notFound, retryAfter: .zero)))
         case .full: actions.append(.respond(entry.request, .failed(.unavailable, retryAfter: .seconds(5))))
+        case .markedQueued, .records:
+            actions.append(.respond(entry.request, .failed(.unavailable, retryAfter: .seconds(1))))
         }
     }
 
@@ -195,34 +231,75 @@ public struct JobFrontend: Sendable {
         actions.append(.setTimer(TimerID(id.value << 1), at: now + configuration.storeRetryDelay))
     }
 
-    mutating func published(_ job: JobID, _ succeeded: Bool, now: Instant, into actions: inout [Action]) {
-        if succeeded {
-            publishAttempts[job.value] = nil
-            sequence += 1
-            // Best effort: a job left in `accepted` is still leasable when its message arrives.
-            actions.append(
-                .store(StoreRequestID(UInt64(configuration.frontendIndex) << 48 | sequence), .markQueued(job)))
-            return
-        }
-        let attempts = (publishAttempts[job.value] ?? 1)
-        guard attempts < configuration.publishAttemptsMax else {
-            publishAttempts[job.value] = nil
-            return
-        }
-        publishAttempts[job.value] = attempts + 1
-        actions.append(.setTimer(TimerID(job.value << 1 | 1), at: now + configuration.storeRetryDelay))
+    /// A job's message joins its partition's next batch; an idle partition sends it at once.
+    mutating func publish(_ job: JobID, now: Instant, into actions: inout [Action]) {
+        let partition = partition(of: job).value
+        publishers[partition].gathering.append(job)
+        if publishers[partition].batch == 0 { startBatch(partition, now: now, into: &actions) }
     }
 
-    mutating func publish(_ job: JobID, into actions: inout [Action]) {
-        if publishAttempts[job.value] == nil { publishAttempts[job.value] = 1 }
-        actions.append(.publish(job, partition(of: job)))
+    /// Sends the jobs gathered on an idle partition as one batch.
+    mutating func startBatch(_ partition: Int, now: Instant, into actions: inout [Action]) {
+        guard publishers[partition].batch == 0, !publishers[partition].gathering.isEmpty else { return }
+        let taken = min(publishers[partition].gathering.count, configuration.publishBatchMax)
+        publishers[partition].inFlight = Array(publishers[partition].gathering.prefix(taken))
+        publishers[partition].gathering.removeFirst(taken)
+        publishers[partition].attempts = 1
+        publishers[partition].batch = nextBatch(partition)
+        sendBatch(partition, now: now, into: &actions)
     }
 
-    mutating func timerFired(_ timer: TimerID, into actions: inout [Action]) {
-        if timer.value & 1 == 1 {
-            let job = JobID(timer.value >> 1)
-            guard publishAttempts.contains(job.value) else { return }
-            return actions.append(.publish(job, partition(of: job)))
+    /// A batch id: a frontend-wide sequence above the partition (12 bits).
+    mutating func nextBatch(_ partition: Int) -> UInt64 {
+        batchSequence += 1
+        return batchSequence << 12 | UInt64(partition)
+    }
+
+    func sendBatch(_ partition: Int, now: Instant, into actions: inout [Action]) {
+        let publisher = publishers[partition]
+        actions.append(.publish(batch: publisher.batch, PartitionID(partition), publisher.inFlight))
+        actions.append(
+            .setTimer(
+                TimerID(publisher.batch << 2 | PublishTimer.timeout.rawValue), at: now + configuration.publishTimeout))
+    }
+
+    mutating func published(_ batch: UInt64, _ succeeded: Bool, now: Instant, into actions: inout [Action]) {
+        let partition = Int(batch & 0xFFF)
+        guard partition < publishers.count, publishers[partition].batch == batch else { return }
+        guard succeeded else { return publishFailed(partition, now: now, into: &actions) }
+        let jobs = publishers[partition].inFlight
+        publishers[partition].inFlight = []
+        publishers[partition].batch = 0
+        sequence += 1
+        // Best effort, unanswered: a job left in `accepted` is still leasable when its message arrives.
+        actions.append(.store(StoreRequestID(UInt64(configuration.frontendIndex) << 48 | sequence), .markQueued(jobs)))
+        startBatch(partition, now: now, into: &actions)
+    }
+
+    /// The batch was refused or not acknowledged in time: it goes again after a delay (under a new id,
+    /// so a late answer to the old send is ignored), or after the last attempt its jobs are left to
+    /// the dispatcher and the next batch starts.
+    mutating func publishFailed(_ partition: Int, now: Instant, into actions: inout [Action]) {
+        guard publishers[partition].attempts < configuration.publishAttemptsMax else {
+            publishers[partition].inFlight = []
+            publishers[partition].batch = 0
+            return startBatch(partition, now: now, into: &actions)
+        }
+        publishers[partition].attempts += 1
+        publishers[partition].batch = nextBatch(partition)
+        let timer = TimerID(publishers[partition].batch << 2 | PublishTimer.resend.rawValue)
+        actions.append(.setTimer(timer, at: now + configuration.storeRetryDelay))
+    }
+
+    mutating func timerFired(_ timer: TimerID, now: Instant, into actions: inout [Action]) {
+        if let kind = PublishTimer(rawValue: timer.value & 3) {
+            let batch = timer.value >> 2
+            let partition = Int(batch & 0xFFF)
+            guard partition < publishers.count, publishers[partition].batch == batch else { return }
+            switch kind {
+            case .timeout: return publishFailed(partition, now: now, into: &actions)
+            case .resend: return sendBatch(partition, now: now, into: &actions)
+            }
         }
         let id = timer.value >> 1
         guard var entry = pending[id] else { return }

@@ -7,8 +7,9 @@
 public enum JobStoreCommand: Sendable, Hashable {
     /// Create a job (or find the one with the same idempotency key and body).
     case submit(JobSpec)
-    /// The job message is on the queue: accepted -> queued.
-    case markQueued(JobID)
+    /// These jobs' messages are on the queue: accepted -> queued for each one still accepted. One
+    /// statement for a whole publish batch; answered `.markedQueued`.
+    case markQueued([JobID])
     /// Take a lease for `worker` for `leaseFor`: allowed from queued (once `notBefore` passed)
     /// or from leased when the lease expired; increments the attempt. A job that has used all
     /// of `attemptsMax` attempts is dead-lettered instead.
@@ -27,6 +28,9 @@ public enum JobStoreCommand: Sendable, Hashable {
     case cancel(JobID, tenant: Int)
     /// Read a job as its tenant sees it.
     case get(JobID, tenant: Int)
+    /// Read several jobs whatever their tenant (the platform's own housekeeping, never a client);
+    /// answered `.records` with the jobs that exist, in the order asked.
+    case inspect([JobID])
 }
 
 /// The job table's answer to one command.
@@ -50,4 +54,8 @@ public enum JobStoreReply: Sendable, Hashable {
     case notFound
     /// The table is at its `jobsMax` limit: submit refused (503).
     case full
+    /// `markQueued`'s answer: how many of the jobs moved from accepted to queued.
+    case markedQueued(count: Int)
+    /// `inspect`'s answer.
+    case records([JobRecord])
 }

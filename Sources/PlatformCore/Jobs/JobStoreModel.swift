@@ -63,6 +63,25 @@ public struct JobStoreModel: Sendable {
         return jobs[row].record
     }
 
+    /// The state of the job with `id`, without copying its record: for oracles over many jobs.
+    public func state(of id: JobID) -> JobState? {
+        guard let row = row(of: id) else { return nil }
+        return jobs[row].record.state
+    }
+
+    /// The result location of the job with `id`, if it has one, without copying its record.
+    public func result(of id: JobID) -> ResultLocation? {
+        guard let row = row(of: id) else { return nil }
+        return jobs[row].record.result
+    }
+
+    /// Makes room for `count` jobs in all, so a table that will hold many does not grow step by step.
+    public mutating func reserveCapacity(_ count: Int) {
+        jobs.reserveCapacity(count)
+        acceptedOutbox.reserveCapacity(count)
+        if idempotencyIndex.count == 0 { idempotencyIndex = IdentifierTable(capacity: count) }
+    }
+
     /// Jobs still in `accepted` (their message may not be on the queue), oldest first, at most `limit`:
     /// the outbox a dispatcher republishes.
     public func acceptedJobs(limit: Int) -> [JobID] {
@@ -82,8 +101,8 @@ public struct JobStoreModel: Sendable {
         switch command {
         case .submit(let spec):
             return submit(spec, now: now)
-        case .markQueued(let id):
-            return markQueued(id, now: now)
+        case .markQueued(let ids):
+            return markQueued(ids, now: now)
         case .lease(let id, let worker, let leaseFor, let attemptsMax):
             return lease(id, worker: worker, leaseFor: leaseFor, attemptsMax: attemptsMax, now: now)
         case .renew(let id, let attempt, let leaseFor, let itemsDone):
@@ -101,6 +120,8 @@ public struct JobStoreModel: Sendable {
         case .get(let id, let tenant):
             guard let row = row(of: id), jobs[row].record.spec.tenant == tenant else { return .notFound }
             return .record(jobs[row].record)
+        case .inspect(let ids):
+            return .records(ids.compactMap { id in row(of: id).map { jobs[$0].record } })
         }
     }
 
@@ -128,12 +149,17 @@ public struct JobStoreModel: Sendable {
         return .submitted(record, created: true)
     }
 
-    private mutating func markQueued(_ id: JobID, now: Instant) -> JobStoreReply {
-        guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        guard record.state == .accepted else { return .notApplicable(record) }
-        record.state = .queued
-        return .updated(write(record, row: row, now: now))
+    private mutating func markQueued(_ ids: [JobID], now: Instant) -> JobStoreReply {
+        var moved = 0
+        for id in ids {
+            // A job named twice moves once: the second time it is no longer accepted.
+            guard let row = row(of: id), jobs[row].record.state == .accepted else { continue }
+            var record = jobs[row].record
+            record.state = .queued
+            _ = write(record, row: row, now: now)
+            moved += 1
+        }
+        return .markedQueued(count: moved)
     }
 
     private mutating func lease(

@@ -6,6 +6,8 @@
 /// A map from `UInt64` ids to values, with O(1) expected insert, lookup and removal.
 public struct IdentifierTable<Value: Sendable>: Sendable {
     @usableFromInline var keys: [UInt64]
+    /// Which slots hold an entry: probing reads only this and `keys`, never the (possibly large) values.
+    @usableFromInline var used: [Bool]
     @usableFromInline var values: [Value?]
     @usableFromInline var shift: UInt64
     @usableFromInline var mask: Int
@@ -19,6 +21,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
         var size = 16
         while size * 3 < capacity * 4 { size *= 2 }
         keys = Array(repeating: 0, count: size)
+        used = Array(repeating: false, count: size)
         values = Array(repeating: nil, count: size)
         mask = size - 1
         shift = UInt64(64 - size.trailingZeroBitCount)
@@ -30,7 +33,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
 
     @inlinable func position(of key: UInt64) -> Int? {
         var index = ideal(key)
-        while values[index] != nil {
+        while used[index] {
             if keys[index] == key { return index }
             index = (index + 1) & mask
         }
@@ -55,7 +58,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
     @inlinable mutating func insert(_ key: UInt64, _ value: Value) {
         if (storedCount + 1) * 4 > values.count * 3 { grow() }
         var index = ideal(key)
-        while values[index] != nil {
+        while used[index] {
             if keys[index] == key {
                 values[index] = value
                 return
@@ -63,6 +66,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
             index = (index + 1) & mask
         }
         keys[index] = key
+        used[index] = true
         values[index] = value
         storedCount += 1
     }
@@ -72,16 +76,18 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
         guard var hole = position(of: key) else { return nil }
         let removed = values[hole]
         values[hole] = nil
+        used[hole] = false
         storedCount -= 1
         var next = (hole + 1) & mask
-        while values[next] != nil {
+        while used[next] {
             let home = ideal(keys[next])
             // The entry at `next` may move back into the hole unless its home lies cyclically in (hole, next].
             let staysPut = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
             if !staysPut {
                 keys[hole] = keys[next]
-                values[hole] = values[next]
-                values[next] = nil
+                values[hole] = values[next].take()
+                used[hole] = true
+                used[next] = false
                 hole = next
             }
             next = (next + 1) & mask
@@ -91,9 +97,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
 
     @usableFromInline mutating func grow() {
         var larger = IdentifierTable(capacity: values.count * 2)
-        for index in values.indices {
-            if let value = values[index] { larger.insert(keys[index], value) }
-        }
+        for index in values.indices where used[index] { larger.insert(keys[index], values[index]!) }
         self = larger
     }
 }

@@ -28,6 +28,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let noIdempotency = Sabotage(rawValue: 1 << 8)
     /// Batch workers take work whatever their free slots.
     public static let noBackpressure = Sabotage(rawValue: 1 << 9)
+    /// The result-object collector finds orphans but never deletes them.
+    public static let keepOrphans = Sabotage(rawValue: 1 << 10)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -41,6 +43,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("no-fencing", .noFencing),
         ("no-idempotency", .noIdempotency),
         ("no-backpressure", .noBackpressure),
+        ("keep-orphans", .keepOrphans),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.
