@@ -39,6 +39,7 @@ final class BatchWorld {
     var clientRequests = IdentifierTable<BatchClientRequest>(capacity: 1_024)
     var clientJobs: [ClientJob] = []
     var pendingRevocations = 0
+    var orphansCollected = 0
 
     // Oracle state.
     var acceptedJobs: [JobID] = []

@@ -216,6 +216,6 @@ extension Simulator {
             failed: counts[Int(JobState.failed.rawValue)], cancelled: counts[Int(JobState.cancelled.rawValue)],
             deadLettered: counts[Int(JobState.deadLettered.rawValue)], unfinished: unfinished,
             backlogAtFaultsEnd: Int(max(world.backlogAtFaultsEnd, 0)), completedAfterFaults: world.completedAfterFaults,
-            brokerLag: Int(world.broker.lag))
+            brokerLag: Int(world.broker.lag), orphansCollected: world.orphansCollected)
     }
 }

@@ -31,7 +31,9 @@ extension Simulator {
             case .store(let id, let command): send(.storeCommand(id, command), from: node, to: layout.store)
             case .delete(let location): send(.deleteObject(location), from: node, to: layout.objectStore)
             case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .collectorTimer(timer))
-            case .observe(.orphanDeleted): oracles.hit(.orphanDeleted)
+            case .observe(.orphanDeleted):
+                oracles.hit(.orphanDeleted)
+                batch!.orphansCollected += 1
             case .observe(.passFinished): break
             }
         }

@@ -92,10 +92,11 @@ enum HTMLTables {
         let row = [
             cell(b.accepted), cell(b.succeeded), cell(b.failed), cell(b.cancelled), cell(b.deadLettered),
             cell(b.unfinished, bad: true), cell(b.backlogAtFaultsEnd), cell(b.completedAfterFaults), cell(b.brokerLag),
+            cell(b.orphansCollected),
         ]
         let headers = [
             "#accepted (202)", "#succeeded", "#failed", "#cancelled", "#dead-lettered", "#unfinished",
-            "#backlog at faults end", "#done after", "#broker lag",
+            "#backlog at faults end", "#done after", "#broker lag", "#orphans collected",
         ]
         return "<section class=\"card\" id=\"batch\"><h2>Batch jobs</h2>" + table(headers, [row]) + "</section>\n"
     }

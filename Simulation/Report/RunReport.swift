@@ -239,9 +239,11 @@ public struct BatchSummary: Codable, Sendable, Equatable {
     public var completedAfterFaults: Int
     /// Records still uncommitted in the broker at the end.
     public var brokerLag: Int
+    /// Result objects the collector found orphaned (and deleted, unless sabotaged).
+    public var orphansCollected: Int
     public init(
         accepted: Int, succeeded: Int, failed: Int, cancelled: Int, deadLettered: Int, unfinished: Int,
-        backlogAtFaultsEnd: Int, completedAfterFaults: Int, brokerLag: Int
+        backlogAtFaultsEnd: Int, completedAfterFaults: Int, brokerLag: Int, orphansCollected: Int
     ) {
         self.accepted = accepted
         self.succeeded = succeeded
@@ -252,5 +254,6 @@ public struct BatchSummary: Codable, Sendable, Equatable {
         self.backlogAtFaultsEnd = backlogAtFaultsEnd
         self.completedAfterFaults = completedAfterFaults
         self.brokerLag = brokerLag
+        self.orphansCollected = orphansCollected
     }
 }
