@@ -8,10 +8,6 @@ import Testing
     typealias Driver = WorkerDriver
     static let p0 = WorkerDriver.partition
 
-    func timer(_ kind: BatchWorker.TimerKind, in actions: [BatchWorker.Action]) -> (TimerID, Instant)? {
-        batchTimers(actions).first { $0.0.value & 0xF == kind.rawValue }
-    }
-
     func deliver(_ driver: inout Driver, jobs: [UInt64]) -> [StoreRequestID] {
         driver.feed(.partitionsAssigned([Self.p0]))
         let messages = jobs.enumerated().map { Driver.message(Int64($0.offset), job: $0.element) }
@@ -37,7 +33,7 @@ import Testing
         #expect(batchCalls(third).isEmpty, "every breaker is open: the item waits")
         #expect(batchStores(third).isEmpty, "waiting on breakers does not fail the job")
         #expect(batchObservations(third).contains(.backpressure(paused: true)))
-        let (waitTimer, at) = timer(.breakerWait, in: third)!
+        let (waitTimer, at) = batchTimer(.breakerWait, in: third)!
         #expect(at == driver.now + .milliseconds(500))
         driver.now = at
         let probing = driver.feed(.timerFired(waitTimer))
@@ -69,7 +65,7 @@ import Testing
         grant(&driver, leases[0], job: 1, items: 1)
         let revoked = driver.feed(.partitionsRevoked([Self.p0]))
         driver.feed(.storeFailed(batchStores(revoked)[0].0, .unavailable))
-        let (deadline, at) = timer(.revocationDeadline, in: revoked)!
+        let (deadline, at) = batchTimer(.revocationDeadline, in: revoked)!
         #expect(at == driver.now + .seconds(1), "storeRetryDelay * 5")
         driver.now = at
         #expect(batchRevocationsDone(driver.feed(.timerFired(deadline))) == [[Self.p0]])
@@ -81,7 +77,7 @@ import Testing
         let quick = grant(&driver, leases[0], job: 1, items: 1)
         grant(&driver, leases[1], job: 2, items: 1)
         let stopping = driver.feed(.shutdownRequested)
-        let (drainTimer, drainAt) = timer(.drainDeadline, in: stopping)!
+        let (drainTimer, drainAt) = batchTimer(.drainDeadline, in: stopping)!
         #expect(drainAt == driver.now + .seconds(20))
         driver.advance(.milliseconds(5))
         let put = batchPuts(driver.feed(.backendReplied(BackendReply(call: batchCalls(quick)[0].call, failure: nil))))

@@ -101,6 +101,11 @@ func batchTimers(_ kind: BatchWorker.TimerKind, in actions: [BatchWorker.Action]
     batchTimers(actions).filter { $0.0.value & 0xF == kind.rawValue }
 }
 
+/// The first timer of `kind` set in `actions`.
+func batchTimer(_ kind: BatchWorker.TimerKind, in actions: [BatchWorker.Action]) -> (TimerID, Instant)? {
+    batchTimers(kind, in: actions).first
+}
+
 func batchRevocationsDone(_ actions: [BatchWorker.Action]) -> [[PartitionID]] {
     actions.compactMap { if case .revocationDone(let partitions) = $0 { return partitions } else { return nil } }
 }

@@ -9,14 +9,9 @@ import Testing
     typealias Driver = WorkerDriver
     static let p0 = WorkerDriver.partition
 
-    /// The first timer of `kind` set in `actions`.
-    func timer(_ kind: BatchWorker.TimerKind, in actions: [BatchWorker.Action]) -> (TimerID, Instant)? {
-        batchTimers(actions).first { $0.0.value & 0xF == kind.rawValue }
-    }
-
     /// Fires the lease upkeep timer set last, at its instant.
     func fireUpkeep(_ driver: inout Driver) -> [BatchWorker.Action] {
-        guard let (upkeep, at) = timer(.leaseUpkeep, in: Array(driver.log.reversed())) else {
+        guard let (upkeep, at) = batchTimer(.leaseUpkeep, in: Array(driver.log.reversed())) else {
             Issue.record("no lease upkeep timer was set")
             return []
         }
@@ -122,7 +117,7 @@ import Testing
         let lease = deliver(&driver, jobs: [1])[0]
         let complete = finishItems(&driver, grant(&driver, lease, job: 1))!
         let lost = driver.feed(.storeFailed(complete, .outcomeUnknown))
-        let (retryTimer, at) = timer(.storeRetry, in: lost)!
+        let (retryTimer, at) = batchTimer(.storeRetry, in: lost)!
         #expect(at == driver.now + .milliseconds(200))
         driver.now = at
         let again = batchStores(driver.feed(.timerFired(retryTimer)))
@@ -154,19 +149,19 @@ import Testing
         var driver = Driver()
         let lease = deliver(&driver, jobs: [1])[0]
         let started = grant(&driver, lease, job: 1, items: 1)
-        #expect(timer(.leaseUpkeep, in: started)?.1 == .zero + .seconds(10))
+        #expect(batchTimer(.leaseUpkeep, in: started)?.1 == .zero + .seconds(10))
         let first = fireUpkeep(&driver)
         #expect(batchStores(first).map(\.1) == [.renew(JobID(1), attempt: 1, leaseFor: .seconds(30), itemsDone: 0)])
-        #expect(timer(.leaseUpkeep, in: first)?.1 == .zero + .seconds(20))
+        #expect(batchTimer(.leaseUpkeep, in: first)?.1 == .zero + .seconds(20))
         driver.feed(.storeReplied(batchStores(first)[0].0, .updated(Driver.record(1, state: .leased))))
         let second = fireUpkeep(&driver)
         #expect(driver.now == .zero + .seconds(20))
         #expect(batchStores(second).map(\.1.commandName) == ["renew"])
-        #expect(timer(.leaseUpkeep, in: second)?.1 == .zero + .seconds(30))
+        #expect(batchTimer(.leaseUpkeep, in: second)?.1 == .zero + .seconds(30))
         // The second renew goes unanswered: at 30 s none is sent again, and the lease renewed at 10 s holds to 40 s.
         let third = fireUpkeep(&driver)
         #expect(batchStores(third).isEmpty, "one renew outstanding at a time")
-        #expect(timer(.leaseUpkeep, in: third)?.1 == .zero + .seconds(40), "the renewed lease ends later")
+        #expect(batchTimer(.leaseUpkeep, in: third)?.1 == .zero + .seconds(40), "the renewed lease ends later")
         #expect(driver.worker.jobsInProgress == 1)
     }
 
@@ -181,7 +176,7 @@ import Testing
         #expect(driver.now == .zero + .seconds(30))
         #expect(batchObservations(expired).contains(.jobFinished(JobID(1), attempt: 1, .leased)))
         #expect(driver.worker.jobsInProgress == 0)
-        #expect(timer(.wake, in: expired)?.1 == driver.now + .milliseconds(200), "leased again after a pause")
+        #expect(batchTimer(.wake, in: expired)?.1 == driver.now + .milliseconds(200), "leased again after a pause")
         let late = driver.feed(.backendReplied(BackendReply(call: call.call, failure: nil)))
         #expect(batchPuts(late).isEmpty, "an abandoned job is never completed")
         #expect(batchCommits(driver.log).isEmpty, "an abandoned job's record stays uncommitted")

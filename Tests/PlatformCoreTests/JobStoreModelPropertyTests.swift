@@ -6,8 +6,8 @@ import PlatformCore
 import Testing
 
 extension JobStoreReply {
-    /// The row an answer carries, if any.
-    fileprivate var carried: JobRecord? {
+    /// The row an answer carries, if any (for this file and the store's unit tests).
+    var carried: JobRecord? {
         switch self {
         case .submitted(let record, _), .updated(let record), .deadLettered(let record), .notApplicable(let record),
             .fenced(let record), .record(let record):

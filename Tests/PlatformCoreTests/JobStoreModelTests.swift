@@ -12,19 +12,6 @@ private func jobSpec(tenant: Int = 1, key: UInt64 = 0, body: UInt64 = 7, items: 
     JobSpec(tenant: tenant, model: ModelID(0), version: 1, itemCount: items, idempotencyKey: key, bodyHash: body)
 }
 
-extension JobStoreReply {
-    /// The row an answer carries, if any.
-    fileprivate var carried: JobRecord? {
-        switch self {
-        case .submitted(let record, _), .updated(let record), .deadLettered(let record), .notApplicable(let record),
-            .fenced(let record), .record(let record):
-            record
-        case .idempotencyConflict, .notFound, .full, .markedQueued, .records:
-            nil
-        }
-    }
-}
-
 @Suite struct JobStoreModelTests {
     /// A table holding one job, submitted at t=1s and marked queued at t=2s.
     static func queuedStore(configuration: JobStoreModel.Configuration = .init()) -> JobStoreModel {

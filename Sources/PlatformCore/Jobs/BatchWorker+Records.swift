@@ -13,11 +13,6 @@ extension BatchWorker {
 
     func partitionIndex(_ id: PartitionID) -> Int? { partitions.firstIndex { $0.id == id } }
 
-    /// Records tracked across all partitions, including finished ones not yet committable.
-    var recordsTracked: Int { trackedCount }
-
-    var fetchReservedTotal: Int { reservedCount }
-
     /// The slots-plus-prefetch room left for new records.
     var fetchRoom: Int {
         let trackedRoom = configuration.recordsTrackedMax - trackedCount - reservedCount
@@ -102,7 +97,7 @@ extension BatchWorker {
             }
         }
         // Paused means no fetch is outstanding and none may be sent: waiting on an answer is not a pause.
-        let paused = blocked || (roomLeft <= 0 && fetchReservedTotal == 0)
+        let paused = blocked || (roomLeft <= 0 && reservedCount == 0)
         if paused != fetchingPaused {
             fetchingPaused = paused
             actions.append(.observe(.backpressure(paused: paused)))

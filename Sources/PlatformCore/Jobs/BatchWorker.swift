@@ -254,7 +254,9 @@ public struct BatchWorker: Sendable {
     /// When the lease upkeep timer fires, if it is set; its generation tells a stale firing.
     var upkeepAt: Instant?
     var upkeepGeneration: UInt64 = 0
-    /// Counts kept as records and fetches change, so no input has to scan the buffer.
+    /// Counts kept as records and fetches change, so no input has to scan the buffer: records waiting
+    /// to start, records tracked at all (finished ones included until committed), and the room the
+    /// outstanding fetches have reserved. `countsAreConsistent` recomputes them for tests.
     var bufferedCount = 0
     var trackedCount = 0
     var reservedCount = 0
