@@ -22,6 +22,10 @@ enum Message {
     case call(BackendCall)
     /// Backend -> orchestrator or batch worker.
     case callReply(BackendReply)
+    /// Gateway -> shared limiter store.
+    case limitCheck(LimitCheck)
+    /// Shared limiter store -> gateway.
+    case limitAnswer(LimitAnswer)
 }
 
 /// Every message of the batch path. Its payloads (job records, commands) are large, so they wait in

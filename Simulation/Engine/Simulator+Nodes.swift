@@ -27,14 +27,22 @@ extension Simulator {
         configuration.gatewayCount = scenario.gateways
         configuration.deployment = deployment
         configuration.keys = Simulator.apiKeys(scenario)
-        configuration.rateLimits.overrides = scenario.keys.map {
-            RateLimiter.Override(
-                key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
-        }
+        configuration.rateLimits = rateLimits(scenario)
+        if let limiter = scenario.limiter { configuration.rateLimitMode = .shared(limiter) }
         configuration.defaultTimeout = scenario.defaultTimeout
         configuration.sabotage = sabotage
         configuration.seed = seed &+ 0x100 &+ UInt64(index)
         return configuration
+    }
+
+    /// Every key's full limit (a gateway divides it into its share; the shared store holds it whole).
+    static func rateLimits(_ scenario: Scenario) -> RateLimiter.Configuration {
+        var limits = RateLimiter.Configuration()
+        limits.overrides = scenario.keys.map {
+            RateLimiter.Override(
+                key: $0.name, rate: TokenBucket.Rate(requests: $0.requestsPerMinute, per: .minutes(1)), burst: $0.burst)
+        }
+        return limits
     }
 
     static func routerConfiguration(_ scenario: Scenario, _ deployment: Deployment, _ sabotage: Sabotage, seed: UInt64)
@@ -118,6 +126,18 @@ extension Simulator {
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.backendReplied(reply), now: localNow(to), into: &orchestratorActions)
             performOrchestrator(orchestrator)
+        case .limitCheck(let check):
+            record(node: to, kind: 9, id: check.id.value)
+            // A store that is down takes the connection and never answers.
+            guard limiterDownSince < 0 else { return }
+            let decision = limiterStore!.take(check, now: localNow(to))
+            send(.limitAnswer(LimitAnswer(id: check.id, decision: decision)), from: to, to: from)
+        case .limitAnswer(let answer):
+            record(node: to, kind: 10, id: answer.id.value)
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.limiterAnswered(answer), now: localNow(to), into: &gatewayActions)
+            performGateway(gateway)
         }
     }
 
@@ -144,9 +164,14 @@ extension Simulator {
         for action in gatewayActions {
             switch action {
             case .forward(let request): send(.route(request, gateway: gateway), from: node, to: layout.router)
+            case .checkLimit(let check): send(.limitCheck(check), from: node, to: layout.redis)
             case .respond(let response): send(.response(response), from: node, to: NodeLayout.client)
             case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
-            case .observe(let observation): oracles.observe(observation, node: node, time: now)
+            case .observe(let observation):
+                oracles.observe(observation, node: node, time: now)
+                if case .admitted = observation, limiterDownSince >= 0 {
+                    oracles.admittedWhileLimiterDown(since: limiterDownSince, at: now)
+                }
             }
         }
     }

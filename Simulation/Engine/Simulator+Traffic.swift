@@ -174,6 +174,7 @@ extension Simulator {
             backends[fault.backend].errorRate = starting ? fault.rate : scenario.backends[fault.backend].errorRate
         case .storeOutage, .storeSlow, .objectStoreErrors, .workerCrash, .workerShutdown, .rebalance:
             applyBatchFault(fault, starting: starting)
+        case .limiterOutage: limiterDownSince = starting ? now : -1
         case .partition, .loss, .delay:
             let forward = fault.nodes.0 * layout.count + fault.nodes.1
             let backward = fault.nodes.1 * layout.count + fault.nodes.0

@@ -52,6 +52,9 @@ public final class Simulator {
     let recoveredFrom: Int64
     /// The batch path's world, when the scenario has one.
     var batch: BatchWorld?
+    /// The shared limiter store, when the scenario has one, and since when it has been down (-1: up).
+    var limiterStore: LimiterStoreModel?
+    var limiterDownSince: Int64 = -1
 
     public init(scenario: Scenario, seed: UInt64, sabotage: Sabotage = []) {
         self.scenario = scenario
@@ -96,6 +99,7 @@ public final class Simulator {
             backendCount: scenario.backends.count)
         recoveredFrom = (scenario.faultsEnd + scenario.recoveryBound).nanoseconds
         batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000))
+        if scenario.limiter != nil { limiterStore = LimiterStoreModel(limits: Simulator.rateLimits(scenario)) }
     }
 
     /// Runs to the end and returns the outcome.

@@ -6,9 +6,23 @@ extension Oracles {
     /// Feeds one observation reported by `node` at global `time`.
     mutating func observe(_ observation: Observation, node: Int, time: Int64) {
         switch observation {
-        case .admitted(_, let keyIndex): checkRateLimit(keyIndex, at: time)
-        case .rejectedAtGateway(_, let kind):
+        case .admitted(let id, let keyIndex):
+            checkRateLimit(keyIndex, at: time)
+            if let fallback = limiterFallback, fallback.id == id, fallback.policy == .failClosed {
+                violate(
+                    "limiter-policy", at: time,
+                    "request \(id.value) admitted without the limiter store under fail-closed")
+            }
+        case .rejectedAtGateway(let id, let kind):
             if kind == .rateLimited { hit(.requestRateLimited) }
+            if kind == .unavailable, let fallback = limiterFallback, fallback.id == id, fallback.policy == .failOpen {
+                violate(
+                    "limiter-policy", at: time,
+                    "request \(id.value) refused with 503 for a limiter outage under fail-open")
+            }
+        case .limiterUnavailable(let id, let policy):
+            limiterFallback = (id, policy)
+            hit(.limiterFellBack)
         case .routed(let id, let model, let version, let state, _, _):
             checkRouted(id, model: model, version: version, state: state, at: time)
         case .backendEjected(let backend):
@@ -159,6 +173,18 @@ extension Oracles {
             reference.windowStart = time
             reference.windowEnd = time + breakerWindow
             reference.reported = false
+        }
+    }
+
+    /// Under fail-closed, nothing is admitted while the limiter store is down, except answers the store sent
+    /// before it went down (they arrive within the gateway's limiter timeout).
+    mutating func admittedWhileLimiterDown(since: Int64, at time: Int64) {
+        guard let limiter = scenario.limiter, limiter.policy == .failClosed else { return }
+        if time > since + limiter.timeout.nanoseconds {
+            violate(
+                "limiter-policy", at: time,
+                "a request was admitted under fail-closed while the limiter store has been down since \(seconds(since))"
+            )
         }
     }
 }

@@ -33,6 +33,8 @@ struct Oracles {
     /// Per key, until when a broken rate limit is not reported again (one report per window).
     var rateLimitReportedUntil: [Int64]
     let rateTolerance: [Int64]
+    /// The request the gateway last said its limiter outage policy decided, and that policy.
+    var limiterFallback: (id: RequestID, policy: LimiterPolicy)?
     /// canaryCounts[model][versionPosition]: unpinned, unsticky requests routed there.
     var canaryCounts: [[Int]]
     var stickyVersions: [UInt64: Int] = [:]
@@ -58,7 +60,12 @@ struct Oracles {
         let maximumDrift = scenario.clocks.map { abs($0.driftPartsPerMillion) }.max() ?? 0
         admitted = scenario.keys.map { _ in TimeWindowQueue(window: Duration.minutes(1).nanoseconds) }
         rateLimitReportedUntil = Array(repeating: Int64.min, count: scenario.keys.count)
-        rateTolerance = scenario.keys.map { key in (key.requestsPerMinute * maximumDrift + 999_999) / 1_000_000 + 1 }
+        // Fail-open lets each gateway admit its local share while the limiter store is down, on top of what the
+        // store granted earlier in the same minute: at most one more burst.
+        let failOpen = scenario.limiter?.policy == .failOpen
+        rateTolerance = scenario.keys.map { key in
+            (key.requestsPerMinute * maximumDrift + 999_999) / 1_000_000 + 1 + (failOpen ? key.burst : 0)
+        }
         canaryCounts = scenario.models.map { Array(repeating: 0, count: $0.versions.count) }
         backendEjected = Array(repeating: false, count: backendCount)
         orchestratorEjected = Array(repeating: false, count: scenario.orchestrators)
@@ -91,7 +98,7 @@ enum SometimesIndex: Int {
     case breakerOpened, breakerHalfOpened, breakerReclosed, retrySent, retryRefusedByBudget, retryRefusedByDeadline
     case backendEjected, backendReadmitted, orchestratorEjected, requestRateLimited, requestTimedOut
     case requestUnavailable, networkDropped, networkDuplicated, networkReordered, backendOverloaded
-    case jobFenced, workerBackpressure, orphanDeleted
+    case jobFenced, workerBackpressure, orphanDeleted, limiterFellBack
 }
 
 enum JSONSeconds {

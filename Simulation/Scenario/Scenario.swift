@@ -38,6 +38,8 @@ public struct Scenario: Sendable {
     public var expectations: [ExpectationSpec] = []
     /// The asynchronous batch path; nil when the scenario has no batch traffic.
     public var batch: BatchSpec?
+    /// A limiter store shared by the gateways; nil: each gateway limits its share by itself.
+    public var limiter: SharedLimitSettings?
 
     public var breaker = CircuitBreaker.Configuration()
     public var retry = RetryPolicy.Configuration()
@@ -148,6 +150,8 @@ public struct FaultSpec: Sendable {
         case workerShutdown
         /// The consumer group rebalances at the window's start (every partition moves).
         case rebalance
+        /// The shared limiter store (Redis) stops answering.
+        case limiterOutage
     }
     public var kind: Kind
     /// A backend index, or a node pair for partition and loss.
@@ -239,8 +243,8 @@ public struct JobStreamSpec: Sendable {
 }
 
 /// The fixed node numbering of a scenario's world: client, gateways, router, orchestrators,
-/// backends, batch workers, then the job store (PostgreSQL), the broker (Kafka), the object store and
-/// the result-object collector.
+/// backends, batch workers, then the job store (PostgreSQL), the broker (Kafka), the object store,
+/// the result-object collector and Redis (the shared limiter store).
 public struct NodeLayout: Sendable {
     public let gateways: Int
     public let orchestrators: Int
@@ -259,11 +263,13 @@ public struct NodeLayout: Sendable {
     public var broker: Int { store + 1 }
     public var objectStore: Int { store + 2 }
     public var collector: Int { store + 3 }
+    /// The shared cache and limiter store.
+    public var redis: Int { store + 4 }
 
     public static let client = 0
     public func gateway(_ index: Int) -> Int { 1 + index }
     public var router: Int { 1 + gateways }
     public func orchestrator(_ index: Int) -> Int { 2 + gateways + index }
     public func backend(_ index: Int) -> Int { 2 + gateways + orchestrators + index }
-    public var count: Int { collector + 1 }
+    public var count: Int { redis + 1 }
 }

@@ -137,6 +137,11 @@ extension Scenario {
                     kind == .objectStoreErrors ? "objectstore" : kind == .rebalance ? "kafka" : "postgres"
                 fault.factor = try field.integer("factor", min: 1, max: 1_000, default: kind == .storeSlow ? 10 : 1)
                 fault.rate = try field.percent("percent", default: kind == .objectStoreErrors ? .percent(50) : .zero)
+            case .limiterOutage:
+                guard scenario.limiter != nil else {
+                    throw field.fail("kind", "limiterOutage needs a `limiter` section")
+                }
+                fault.targetName = "redis"
             case .workerCrash, .workerShutdown:
                 let target = try field.string("target")
                 let node = try nodeIndex(target, scenario, field, "target")
@@ -220,10 +225,11 @@ extension Scenario {
         if name == "kafka" { return layout.broker }
         if name == "objectstore" { return layout.objectStore }
         if name == "collector" { return layout.collector }
+        if name == "redis" { return layout.redis }
         throw field.fail(
             path,
             "no node named \"\(name)\" (client, router, gateway-N, orchestrator-N, worker-N, postgres, kafka, "
-                + "objectstore, collector, or a backend)"
+                + "objectstore, collector, redis, or a backend)"
         )
     }
 
@@ -245,6 +251,7 @@ extension Scenario {
         if node == layout.store { return "postgres" }
         if node == layout.broker { return "kafka" }
         if node == layout.collector { return "collector" }
+        if node == layout.redis { return "redis" }
         return "objectstore"
     }
 }

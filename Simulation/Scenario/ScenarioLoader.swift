@@ -12,7 +12,7 @@ extension Scenario {
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
-        "orphans-collected",
+        "orphans-collected", "limiter-policy",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -21,6 +21,7 @@ extension Scenario {
         "retry.refusedByDeadline", "backend.ejected", "backend.readmitted", "orchestrator.ejected",
         "request.rateLimited", "request.timedOut", "request.unavailable", "network.dropped", "network.duplicated",
         "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure", "orphan.deleted",
+        "limiter.fellBack",
     ]
 
     /// Loads and validates a scenario from JSON text; `file` names it in errors.
@@ -35,7 +36,7 @@ extension Scenario {
         try root.onlyKnown([
             "name", "description", "durationSeconds", "faultsEndSeconds", "recoveryBoundSeconds", "slo",
             "responseSlackMs", "bucketSeconds", "checks", "sometimes", "topology", "models", "backends", "network",
-            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch",
+            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter",
         ])
         var scenario = Scenario()
         scenario.name = try root.string("name")
@@ -76,6 +77,7 @@ extension Scenario {
         try loadKeys(root, into: &scenario)
         try loadWorkload(root, into: &scenario)
         try loadBatch(root, into: &scenario)
+        try loadLimiter(root, into: &scenario)
         try loadResilience(root, into: &scenario)
         try loadFaults(root, into: &scenario)
         try loadClocks(root, into: &scenario)
@@ -195,5 +197,19 @@ extension Scenario {
 
     static func reservedNodeName(_ name: String) -> Bool {
         name == "client" || name == "router" || name.hasPrefix("gateway-") || name.hasPrefix("orchestrator-")
+    }
+
+    /// The `limiter` section: the gateways share one limiter store (Redis) with this outage policy.
+    static func loadLimiter(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
+        guard let field = try root.object("limiter") else { return }
+        try field.onlyKnown(["policy", "timeoutMs"])
+        let name = try field.string("policy")
+        guard let policy = LimiterPolicy(rawValue: name) else {
+            throw field.fail("policy", "expected \"fail-open\" or \"fail-closed\", got \"\(name)\"")
+        }
+        var settings = SharedLimitSettings(policy: policy)
+        settings.timeout = try field.milliseconds("timeoutMs", default: settings.timeout)
+        guard settings.timeout > .zero else { throw field.fail("timeoutMs", "must be greater than 0") }
+        scenario.limiter = settings
     }
 }

@@ -10,7 +10,7 @@ import Testing
         "steady-state", "backend-crash-restart", "slow-backend", "network-partition", "canary-split", "retry-storm",
         "noisy-neighbour", "clock-skew", "worker-crash-mid-job", "rebalance-storm", "postgres-outage",
         "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
-        "zombie-worker",
+        "zombie-worker", "limiter-outage-fail-open", "limiter-outage-fail-closed",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -26,6 +26,8 @@ import Testing
         ("no-idempotency", "duplicate-submit", "idempotent-submit"),
         ("no-backpressure", "backlog-burst", "pool-bound"),
         ("keep-orphans", "rebalance-storm", "orphans-collected"),
+        ("flip-limiter-policy", "limiter-outage-fail-open", "limiter-policy"),
+        ("flip-limiter-policy", "limiter-outage-fail-closed", "limiter-policy"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

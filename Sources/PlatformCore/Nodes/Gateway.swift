@@ -1,6 +1,7 @@
-// The gateway node: authenticates by static API key, rate-limits per key, validates the request
-// against the deployment, turns the client's timeout into a deadline, forwards to the router and
-// guarantees the client exactly one answer by that deadline (504 if nothing better came back).
+// The gateway node: authenticates by static API key, validates the request against the deployment,
+// rate-limits per key (by itself, or through a limiter store shared by every gateway), turns the
+// client's timeout into a deadline, forwards to the router and guarantees the client exactly one
+// answer by that deadline (504 if nothing better came back).
 
 /// The gateway machine: client requests in, router requests and client responses out.
 public struct Gateway: Sendable {
@@ -28,6 +29,8 @@ public struct Gateway: Sendable {
         public var gatewayCount: Int = 1
         public var keys: [APIKey] = []
         public var rateLimits = RateLimiter.Configuration()
+        /// Local limits only, or a shared limiter store with its outage policy.
+        public var rateLimitMode: RateLimitMode = .local
         public var deployment = Deployment(models: [], backendCount: 0)
         /// Used when the client gives no timeout.
         public var defaultTimeout: Duration = .seconds(1)
@@ -51,6 +54,8 @@ public struct Gateway: Sendable {
         case routerReplied(RouteReply)
         /// A timer the gateway set has fired.
         case timerFired(TimerID)
+        /// The shared limiter store answered a check.
+        case limiterAnswered(LimitAnswer)
     }
 
     /// What the gateway asks its shell to do.
@@ -59,6 +64,8 @@ public struct Gateway: Sendable {
         case forward(RouteRequest)
         /// Answer the client.
         case respond(InferenceResponse)
+        /// Ask the shared limiter store for tokens; its answer comes back as `limiterAnswered`.
+        case checkLimit(LimitCheck)
         /// Call back with `timerFired` at this instant of the gateway's clock.
         case setTimer(TimerID, at: Instant)
         /// Report a fact for telemetry and oracles.
@@ -70,10 +77,25 @@ public struct Gateway: Sendable {
         var keyIndex: Int
     }
 
+    /// A request waiting for the limiter store, with what it needs to go on.
+    struct AwaitingLimit {
+        var route: RouteRequest
+        var keyIndex: Int
+        var deadline: Instant
+        var probe: Bool
+        var sentAt: Instant
+    }
+
+    /// Limiter-timeout timers carry this bit, so they never collide with a request's deadline timer.
+    static let limiterTimerBit: UInt64 = 1 << 62
+
     public let configuration: Configuration
     var limiter: RateLimiter
     let keyTable: APIKeyTable
     var pending = IdentifierTable<Pending>(capacity: 1_024)
+    var awaitingLimit = IdentifierTable<AwaitingLimit>(capacity: 64)
+    /// Guards the limiter store (shared mode only).
+    var limiterBreaker: CircuitBreaker
     var random: SeededRandom
     var requestCounter: UInt64 = 0
 
@@ -82,7 +104,15 @@ public struct Gateway: Sendable {
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
         keyTable = APIKeyTable(configuration.keys)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
+        if case .shared(let settings) = configuration.rateLimitMode {
+            limiterBreaker = CircuitBreaker(configuration: settings.breaker)
+        } else {
+            limiterBreaker = CircuitBreaker(configuration: CircuitBreaker.Configuration())
+        }
     }
+
+    /// The limiter store's breaker phase (always closed in local mode).
+    public var limiterPhase: CircuitBreaker.Phase { limiterBreaker.phase }
 
     /// Requests forwarded and not yet answered.
     public var pendingCount: Int { pending.count }
@@ -118,9 +148,13 @@ public struct Gateway: Sendable {
             guard pending.removeValue(forKey: reply.id.value) != nil else { return }
             respond(reply.id, reply.outcome, into: &actions)
         case .timerFired(let timer):
+            if timer.value & Gateway.limiterTimerBit != 0 {
+                return limiterTimedOut(RequestID(timer.value & ~Gateway.limiterTimerBit), now: now, into: &actions)
+            }
             let id = RequestID(timer.value)
             guard pending.removeValue(forKey: id.value) != nil else { return }
             respond(id, .failed(.timeout, retryAfter: .zero), into: &actions)
+        case .limiterAnswered(let answer): limiterAnswered(answer, now: now, into: &actions)
         }
     }
 
@@ -130,30 +164,105 @@ public struct Gateway: Sendable {
         case .allowed(let index): keyIndex = index
         case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
-        let key = configuration.keys[keyIndex]
         if let problem = validate(request) { return reject(request.id, problem, into: &actions) }
-        if !configuration.sabotage.contains(.noRateLimit) {
-            if case .denied(let retryAfter) = limiter.admit(key: key.name, now: now) {
-                actions.append(.observe(.rejectedAtGateway(request.id, .rateLimited)))
-                return actions.append(
-                    .respond(InferenceResponse(id: request.id, outcome: .failed(.rateLimited, retryAfter: retryAfter))))
-            }
-        }
-        guard pending.count < configuration.pendingMax, !pending.contains(request.id.value) else {
+        guard pending.count + awaitingLimit.count < configuration.pendingMax, !pending.contains(request.id.value),
+            !awaitingLimit.contains(request.id.value)
+        else {
             return reject(request.id, .unavailable, into: &actions)
         }
         var timeout = request.timeout == .zero ? configuration.defaultTimeout : request.timeout
         timeout = min(timeout, configuration.timeoutMax)
         let deadline = now + timeout
-        pending[request.id.value] = Pending(deadline: deadline, keyIndex: keyIndex)
-        actions.append(.observe(.admitted(request.id, keyIndex: keyIndex)))
-        actions.append(.setTimer(TimerID(request.id.value), at: deadline))
-        let budget = timeout - configuration.replyMargin
-        actions.append(
-            .forward(
-                RouteRequest(
-                    id: request.id, model: request.model, version: request.version, stickyKey: request.stickyKey,
-                    inputElements: request.inputElements, budget: budget)))
+        let route = RouteRequest(
+            id: request.id, model: request.model, version: request.version, stickyKey: request.stickyKey,
+            inputElements: request.inputElements, budget: timeout - configuration.replyMargin)
+        guard case .shared(let settings) = configuration.rateLimitMode, !configuration.sabotage.contains(.noRateLimit)
+        else {
+            return limitLocally(route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+        }
+        switch limiterBreaker.callStarting(now: now) {
+        case .reject:
+            applyPolicy(settings.policy, route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+        case .admit(let probe):
+            awaitingLimit[request.id.value] = AwaitingLimit(
+                route: route, keyIndex: keyIndex, deadline: deadline, probe: probe, sentAt: now)
+            actions.append(.checkLimit(LimitCheck(id: request.id, key: configuration.keys[keyIndex].name)))
+            actions.append(
+                .setTimer(
+                    TimerID(request.id.value | Gateway.limiterTimerBit), at: min(now + settings.timeout, deadline)))
+        }
+    }
+
+    /// Local mode, and fail-open's fallback: the gateway's own share of the key's limit decides.
+    mutating func limitLocally(
+        _ route: RouteRequest, keyIndex: Int, deadline: Instant, now: Instant, into actions: inout [Action]
+    ) {
+        if !configuration.sabotage.contains(.noRateLimit) {
+            if case .denied(let retryAfter) = limiter.admit(key: configuration.keys[keyIndex].name, now: now) {
+                return rateLimited(route.id, retryAfter: retryAfter, into: &actions)
+            }
+        }
+        admit(route, keyIndex: keyIndex, deadline: deadline, into: &actions)
+    }
+
+    mutating func limiterAnswered(_ answer: LimitAnswer, now: Instant, into actions: inout [Action]) {
+        guard case .shared(let settings) = configuration.rateLimitMode,
+            let waiting = awaitingLimit.removeValue(forKey: answer.id.value)
+        else { return }
+        switch answer.decision {
+        case .granted:
+            limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
+            // The local bucket is charged too, so a fail-open fallback starts from this gateway's real usage.
+            _ = limiter.admit(key: configuration.keys[waiting.keyIndex].name, now: now)
+            admit(waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, into: &actions)
+        case .denied(let retryAfter):
+            limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
+            rateLimited(answer.id, retryAfter: retryAfter, into: &actions)
+        case .unavailable:
+            limiterBreaker.callFinished(.failure, probe: waiting.probe, now: now)
+            applyPolicy(
+                settings.policy, waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, now: now,
+                into: &actions)
+        }
+    }
+
+    mutating func limiterTimedOut(_ id: RequestID, now: Instant, into actions: inout [Action]) {
+        guard case .shared(let settings) = configuration.rateLimitMode,
+            let waiting = awaitingLimit.removeValue(forKey: id.value)
+        else { return }
+        limiterBreaker.callFinished(.failure, probe: waiting.probe, now: now)
+        applyPolicy(
+            settings.policy, waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, now: now,
+            into: &actions)
+    }
+
+    /// The store could not answer: the configured policy decides.
+    mutating func applyPolicy(
+        _ policy: LimiterPolicy, _ route: RouteRequest, keyIndex: Int, deadline: Instant, now: Instant,
+        into actions: inout [Action]
+    ) {
+        actions.append(.observe(.limiterUnavailable(route.id, policy)))
+        var applied = policy
+        if configuration.sabotage.contains(.flipLimiterPolicy) {
+            applied = policy == .failOpen ? .failClosed : .failOpen
+        }
+        switch applied {
+        case .failOpen: limitLocally(route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+        case .failClosed: reject(route.id, .unavailable, into: &actions)
+        }
+    }
+
+    mutating func rateLimited(_ id: RequestID, retryAfter: Duration, into actions: inout [Action]) {
+        actions.append(.observe(.rejectedAtGateway(id, .rateLimited)))
+        actions.append(.respond(InferenceResponse(id: id, outcome: .failed(.rateLimited, retryAfter: retryAfter))))
+    }
+
+    /// Past every check: the request is forwarded and its deadline timer set.
+    mutating func admit(_ route: RouteRequest, keyIndex: Int, deadline: Instant, into actions: inout [Action]) {
+        pending[route.id.value] = Pending(deadline: deadline, keyIndex: keyIndex)
+        actions.append(.observe(.admitted(route.id, keyIndex: keyIndex)))
+        actions.append(.setTimer(TimerID(route.id.value), at: deadline))
+        actions.append(.forward(route))
     }
 
     /// Checks the request against the deployment; returns the error to answer with, if any.

@@ -8,6 +8,9 @@ public enum Observation: Sendable, Hashable {
     case admitted(RequestID, keyIndex: Int)
     /// The gateway answered a request itself without forwarding it.
     case rejectedAtGateway(RequestID, ErrorKind)
+    /// The shared limiter store could not answer for this request (down, slow, or its breaker open), so the
+    /// gateway's outage policy decided instead.
+    case limiterUnavailable(RequestID, LimiterPolicy)
     /// The router sent a request to a version and backend through an orchestrator.
     case routed(RequestID, model: ModelID, version: Int, state: VersionState, backend: BackendID, via: OrchestratorID)
     /// The router's health tracking took a backend out of rotation.

@@ -1,0 +1,97 @@
+// Rate limits shared by several gateways through one limiter store (Redis in production). Each gateway asks the
+// store to take a token from the key's bucket; the store runs the same exact integer token bucket as a local
+// limiter, on its own clock, atomically per call (a script in Redis), so a key's limit holds across all gateways.
+// When the store cannot answer, the gateway's configured policy decides: fail-open falls back to the gateway's
+// local share of the limit, fail-closed refuses with 503.
+
+/// What a gateway does with a request while its limiter store cannot answer.
+public enum LimiterPolicy: String, Sendable, Hashable {
+    /// Admit within the gateway's local share of the key's limit (the limit divided by the gateway count), so the
+    /// platform stays up and a key's global rate stays bounded by its limit plus one burst share per gateway.
+    case failOpen = "fail-open"
+    /// Refuse with 503 and a Retry-After: no request is admitted without the store's token.
+    case failClosed = "fail-closed"
+}
+
+/// How a gateway enforces rate limits.
+public enum RateLimitMode: Sendable, Equatable {
+    /// Each gateway enforces its share of every limit by itself (no store).
+    case local
+    /// One limiter store holds every key's bucket.
+    case shared(SharedLimitSettings)
+}
+
+/// The shared mode's settings.
+public struct SharedLimitSettings: Sendable, Equatable {
+    public var policy: LimiterPolicy
+    /// How long a request waits for the store before the policy applies.
+    public var timeout: Duration = .milliseconds(20)
+    /// Trips after repeated store failures, so that while the store is down requests go straight to the policy
+    /// instead of each waiting for the timeout.
+    public var breaker: CircuitBreaker.Configuration = SharedLimitSettings.defaultBreaker
+
+    public init(policy: LimiterPolicy) { self.policy = policy }
+
+    /// Five failures in a row open the breaker for 500 ms at first.
+    public static var defaultBreaker: CircuitBreaker.Configuration {
+        var breaker = CircuitBreaker.Configuration()
+        breaker.consecutiveFailuresToOpen = 5
+        breaker.openDuration = .milliseconds(500)
+        breaker.openDurationMax = .seconds(10)
+        breaker.slowCallThreshold = .seconds(1)
+        breaker.halfOpenProbesMax = 1
+        breaker.halfOpenSuccessesToClose = 1
+        return breaker
+    }
+}
+
+/// A gateway asks the store for `cost` tokens of `key`'s bucket on behalf of request `id`.
+public struct LimitCheck: Sendable, Hashable {
+    public var id: RequestID
+    public var key: String
+    public var cost: Int64
+
+    public init(id: RequestID, key: String, cost: Int64 = 1) {
+        self.id = id
+        self.key = key
+        self.cost = cost
+    }
+}
+
+/// The store's answer to one check.
+public enum LimitDecision: Sendable, Hashable {
+    case granted
+    case denied(retryAfter: Duration)
+    /// The store is down or refused the call (the shell's error); the gateway's policy applies.
+    case unavailable
+}
+
+/// The answer, as the gateway receives it.
+public struct LimitAnswer: Sendable, Hashable {
+    public var id: RequestID
+    public var decision: LimitDecision
+
+    public init(id: RequestID, decision: LimitDecision) {
+        self.id = id
+        self.decision = decision
+    }
+}
+
+/// The limiter store's semantics: one token bucket per key, taken atomically at the store's clock. The simulated
+/// store runs exactly this; production's script mirrors it.
+public struct LimiterStoreModel: Sendable {
+    var limiter: RateLimiter
+
+    /// A store holding buckets under `limits` (the full limits, not a gateway's share).
+    public init(limits: RateLimiter.Configuration) {
+        limiter = RateLimiter(configuration: limits)
+    }
+
+    /// Takes the check's tokens at the store's `now`.
+    public mutating func take(_ check: LimitCheck, now: Instant) -> LimitDecision {
+        switch limiter.admit(key: check.key, now: now, cost: check.cost) {
+        case .granted: .granted
+        case .denied(let retryAfter): .denied(retryAfter: retryAfter)
+        }
+    }
+}
