@@ -40,6 +40,8 @@ final class BatchWorld {
     var clientJobs: [ClientJob] = []
     var pendingRevocations = 0
     var orphansCollected = 0
+    /// Per key (tenant), its latest accepted job: what other tenants' probes ask for.
+    var latestJobOfKey: [JobID?] = []
 
     // Oracle state.
     var acceptedJobs: [JobID] = []
@@ -72,6 +74,7 @@ final class BatchWorld {
         clientJobs.reserveCapacity(expected)
         streamCredentials = spec.jobs.map { Simulator.credential(keyNames[$0.key]) }
         burstLeft = spec.jobs.map(\.burst)
+        latestJobOfKey = Array(repeating: nil, count: keyNames.count)
         inProgress = Array(repeating: 0, count: spec.workers)
         workerEpoch = Array(repeating: 0, count: spec.workers)
     }

@@ -14,6 +14,7 @@ extension Simulator {
         var storeConfiguration = JobStoreModel.Configuration()
         storeConfiguration.ignoresFencing = sabotage.contains(.noFencing)
         storeConfiguration.ignoresIdempotency = sabotage.contains(.noIdempotency)
+        storeConfiguration.ignoresTenant = sabotage.contains(.crossTenant)
         var collectorConfiguration = OrphanCollector.Configuration()
         collectorConfiguration.every = spec.collectEvery
         collectorConfiguration.keepsOrphans = sabotage.contains(.keepOrphans)

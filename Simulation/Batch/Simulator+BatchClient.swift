@@ -70,6 +70,11 @@ extension Simulator {
             }
         case .poll?: pollAnswered(index, outcome)
         case .cancel?: break
+        case .probe?:
+            if case .job(let record) = outcome {
+                let key = scenario.keys[batch!.spec.jobs[batch!.clientJobs[index].stream].key].name
+                oracles.violate("tenant-isolation", at: now, "key \(key) read \(record.id), a job of another tenant")
+            }
         }
     }
 
@@ -91,6 +96,10 @@ extension Simulator {
         if random.chance(stream.cancel) {
             queue.schedule(at: now + 50_000_000, .jobFollowUp(clientJob: index, kind: .cancel))
         }
+        if random.chance(stream.crossTenant) {
+            queue.schedule(at: now + 30_000_000, .jobFollowUp(clientJob: index, kind: .probe))
+        }
+        batch!.latestJobOfKey[stream.key] = record.id
         batch!.streamRandom[batch!.clientJobs[index].stream] = random
         if stream.pollEvery > .zero {
             queue.schedule(at: now + stream.pollEvery.nanoseconds, .jobFollowUp(clientJob: index, kind: .poll))
@@ -126,6 +135,13 @@ extension Simulator {
         let entry = BatchClientRequest(followUp: kind, clientJob: index)
         switch kind {
         case .poll: sendBatchRequest(request, .jobGet(request, credential: credential, job), entry)
+        case .probe:
+            let own = batch!.spec.jobs[clientJob.stream].key
+            let keys = scenario.keys.count
+            guard
+                let other = (1..<max(keys, 1)).lazy.compactMap({ self.batch!.latestJobOfKey[(own + $0) % keys] }).first
+            else { return }
+            sendBatchRequest(request, .jobGet(request, credential: credential, other), entry)
         case .cancel: sendBatchRequest(request, .jobCancel(request, credential: credential, job), entry)
         case .duplicate, .conflicting:
             var again = clientJob.submission

@@ -109,6 +109,8 @@ enum Event {
 /// What a batch client does later about one of its jobs.
 enum FollowUp: UInt8 {
     case poll, cancel, duplicate, conflicting
+    /// Read a job of another tenant with the client's own credential (must be 404).
+    case probe
 }
 
 struct ScheduledEvent {

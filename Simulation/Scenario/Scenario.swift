@@ -236,6 +236,8 @@ public struct JobStreamSpec: Sendable {
     public var conflicting: Ratio = .zero
     /// Share of jobs the client cancels shortly after submitting.
     public var cancel: Ratio = .zero
+    /// Share of submissions after which the client tries to read another tenant's latest job.
+    public var crossTenant: Ratio = .zero
     /// How often the client polls each of its jobs until it is terminal (zero: never).
     public var pollEvery: Duration = .seconds(2)
     public var start: Duration = .zero

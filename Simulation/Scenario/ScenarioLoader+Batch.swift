@@ -41,7 +41,7 @@ extension Scenario {
     static func loadJobStream(_ field: FieldReader, _ scenario: Scenario) throws(ScenarioError) -> JobStreamSpec {
         try field.onlyKnown([
             "key", "jobsPerSecond", "burst", "items", "model", "duplicatePercent", "conflictingPercent",
-            "cancelPercent",
+            "cancelPercent", "crossTenantPercent",
             "pollSeconds", "fromSeconds", "toSeconds",
         ])
         let keyName = try field.string("key")
@@ -63,6 +63,7 @@ extension Scenario {
         stream.duplicate = try field.percent("duplicatePercent", default: .zero)
         stream.conflicting = try field.percent("conflictingPercent", default: .zero)
         stream.cancel = try field.percent("cancelPercent", default: .zero)
+        stream.crossTenant = try field.percent("crossTenantPercent", default: .zero)
         stream.pollEvery = try field.seconds("pollSeconds", default: stream.pollEvery)
         stream.start = try field.seconds("fromSeconds", default: .zero)
         if field.value("toSeconds") != nil { stream.end = try field.seconds("toSeconds", default: nil) }

@@ -12,7 +12,7 @@ extension Scenario {
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
-        "orphans-collected", "limiter-policy",
+        "orphans-collected", "limiter-policy", "tenant-isolation",
     ]
 
     /// The "sometimes" properties a run can report.

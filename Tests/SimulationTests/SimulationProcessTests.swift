@@ -11,6 +11,7 @@ import Testing
         "noisy-neighbour", "clock-skew", "worker-crash-mid-job", "rebalance-storm", "postgres-outage",
         "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
         "zombie-worker", "limiter-outage-fail-open", "limiter-outage-fail-closed",
+        "tenant-isolation",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -28,6 +29,7 @@ import Testing
         ("keep-orphans", "rebalance-storm", "orphans-collected"),
         ("flip-limiter-policy", "limiter-outage-fail-open", "limiter-policy"),
         ("flip-limiter-policy", "limiter-outage-fail-closed", "limiter-policy"),
+        ("cross-tenant", "tenant-isolation", "tenant-isolation"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

@@ -32,6 +32,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let keepOrphans = Sabotage(rawValue: 1 << 10)
     /// Gateways apply the opposite of their configured limiter-outage policy.
     public static let flipLimiterPolicy = Sabotage(rawValue: 1 << 14)
+    /// The job table serves and cancels jobs for any tenant that names them.
+    public static let crossTenant = Sabotage(rawValue: 1 << 15)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -47,6 +49,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("no-backpressure", .noBackpressure),
         ("keep-orphans", .keepOrphans),
         ("flip-limiter-policy", .flipLimiterPolicy),
+        ("cross-tenant", .crossTenant),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.
