@@ -129,6 +129,13 @@ public enum KeyRefusal: String, Sendable, Hashable {
     case malformed, unknownKey, wrongSecret, revoked, expired
 }
 
+/// One key as stored and replicated to the gateways: its public view, its salt and the digest of its secret.
+public struct APIKeyEntry: Sendable, Hashable {
+    public var view: APIKeyView
+    public var salt: [UInt8]
+    public var digest: [UInt8]
+}
+
 /// The outcome of checking a credential.
 public enum KeyCheck: Sendable, Hashable {
     case valid(Principal)
@@ -144,11 +151,7 @@ public struct APIKeyStore: Sendable {
         public init() {}
     }
 
-    struct Record: Sendable {
-        var view: APIKeyView
-        var salt: [UInt8]
-        var digest: [UInt8]
-    }
+    typealias Record = APIKeyEntry
 
     /// The prefix every credential starts with, so a leaked key is recognisable by secret scanners.
     public static let credentialPrefix = "aip_"
@@ -233,6 +236,20 @@ public struct APIKeyStore: Sendable {
     /// The key's public view, without a tenant check: for oracles, tests and the gateway's limit lookup.
     public func view(of keyID: String) -> APIKeyView? {
         position(of: keyID).map { records[$0].view }
+    }
+
+    /// The key as stored, for replicating it to the gateways after a change.
+    public func entry(of keyID: String) -> APIKeyEntry? {
+        position(of: keyID).map { records[$0] }
+    }
+
+    /// A replica (a gateway's copy) takes a changed key from the store: inserted, or replaced whole.
+    public mutating func upsert(_ entry: APIKeyEntry) {
+        if let index = position(of: entry.view.keyID) {
+            records[index] = entry
+        } else {
+            records.insert(entry, at: insertionPoint(entry.view.keyID))
+        }
     }
 
     static func isExpired(_ view: APIKeyView, now: Instant) -> Bool {
