@@ -119,6 +119,10 @@ private func close(_ value: Double, _ expected: Double, relative: Double) -> Boo
         #expect(histogram.countCertainlyAbove(.milliseconds(90)) == 10)
         #expect(histogram.countCertainlyAbove(.zero) == 100)
         #expect(histogram.countCertainlyAbove(.seconds(1)) == 0)
+        var instant = CanaryLatencyHistogram()
+        for _ in 0..<10 { instant.record(.zero) }
+        #expect(instant.quantile(.percent(95)) == .microseconds(1))
+        #expect(instant.countCertainlyAbove(.zero) == 0, "a latency equal to the threshold is not above it")
         histogram.record(.nanoseconds(-5))
         histogram.record(.minutes(600))
         #expect(histogram.total == 102)

@@ -357,8 +357,8 @@ public struct CanaryController: Sendable, Equatable {
             canaryFailures: canary.failures, canarySamples: canary.samples, stableFailures: stable.failures,
             stableSamples: stable.samples, margin: margin)
         let stableSummary = stable.summary
-        let toleranceFactor = Ratio(partsPerMillion: 1_000_000 + configuration.latencyTolerance.partsPerMillion)
-        let threshold = stableSummary.p95.scaled(by: toleranceFactor)
+        let toleranceMultiplier = Ratio(partsPerMillion: 1_000_000 + configuration.latencyTolerance.partsPerMillion)
+        let threshold = stableSummary.p95.scaled(by: toleranceMultiplier)
         var criticalCount = canary.samples + 1
         if stable.samples > 0 && canary.samples > 0 {
             criticalCount = CanaryStatistics.binomialCriticalCount(

@@ -59,13 +59,13 @@ public struct CanaryLatencyHistogram: Sendable, Equatable {
         return .microseconds(Self.lowerBoundMicroseconds(ofBucket: counts.count))
     }
 
-    /// How many recorded latencies are certainly above `threshold`: those in buckets that start at or above it
-    /// (the bucket that straddles the threshold is left out, which can only make a test more cautious).
+    /// How many recorded latencies are certainly above `threshold`: those in buckets that start above it (the
+    /// bucket that holds the threshold is left out, which can only make a test more cautious).
     public func countCertainlyAbove(_ threshold: Duration) -> Int64 {
-        let thresholdMicroseconds = (threshold.nanoseconds + 999) / 1_000
+        let thresholdMicroseconds = max(threshold.nanoseconds, 0) / 1_000
         var count: Int64 = 0
         for index in stride(from: counts.count - 1, through: 0, by: -1) {
-            if Self.lowerBoundMicroseconds(ofBucket: index) < thresholdMicroseconds { break }
+            if Self.lowerBoundMicroseconds(ofBucket: index) <= thresholdMicroseconds { break }
             count += counts[index]
         }
         return count
