@@ -34,6 +34,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let flipLimiterPolicy = Sabotage(rawValue: 1 << 14)
     /// The job table serves and cancels jobs for any tenant that names them.
     public static let crossTenant = Sabotage(rawValue: 1 << 15)
+    /// The canary controller never rolls back: it steps up and promotes whatever the evidence says.
+    public static let noRollback = Sabotage(rawValue: 1 << 12)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -50,6 +52,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("keep-orphans", .keepOrphans),
         ("flip-limiter-policy", .flipLimiterPolicy),
         ("cross-tenant", .crossTenant),
+        ("no-rollback", .noRollback),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.
