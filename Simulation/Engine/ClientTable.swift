@@ -11,6 +11,8 @@ struct ClientRecord {
     var version: Int32
     var answered: Bool
     var stickyKey: UInt64
+    /// The version the router chose (0 until routed).
+    var routedVersion: Int32 = 0
 }
 
 struct ClientTable {
@@ -25,6 +27,13 @@ struct ClientTable {
     }
 
     func record(_ id: UInt64) -> ClientRecord? { records[id] }
+
+    /// Notes the version the router chose for a request still awaiting its answer.
+    mutating func routed(_ id: UInt64, version: Int) {
+        guard var record = records[id] else { return }
+        record.routedVersion = Int32(truncatingIfNeeded: version)
+        records[id] = record
+    }
 
     mutating func sent(_ id: UInt64, _ record: ClientRecord, sweepAt: Int64) {
         records[id] = record

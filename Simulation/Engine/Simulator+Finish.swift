@@ -18,6 +18,7 @@ extension Simulator {
     func finish() -> RunOutcome {
         checkLiveness()
         checkCanaryShares()
+        checkRollout()
         checkKeys()
         checkExpectations()
         checkBatchEnd()
@@ -140,6 +141,43 @@ extension Simulator {
                         + "\(expectation.share) expected"
                 )
             }
+        }
+    }
+}
+
+extension Simulator {
+    /// The rollout reached the verdict the scenario expects, by its deadline; a rollback came before the canary
+    /// failed more than the scenario allows beyond stable's rate.
+    func checkRollout() {
+        guard let canary = scenario.canary else { return }
+        let deadline = canary.deadline.nanoseconds
+        guard let verdict = oracles.rolloutVerdict else {
+            return oracles.violate(
+                "canary-verdict", at: horizon,
+                "the canary analysis reached no verdict; expected \(canary.expect.rawValue) by "
+                    + JSONSeconds.format(deadline))
+        }
+        let promoted: Bool
+        switch verdict.verdict {
+        case .promoted: promoted = true
+        default: promoted = false
+        }
+        if promoted != (canary.expect == .promote) {
+            oracles.violate(
+                "canary-verdict", at: verdict.at,
+                "the canary was \(promoted ? "promoted" : "rolled back (\(verdict.verdict))") at "
+                    + "\(JSONSeconds.format(verdict.at)); expected \(canary.expect.rawValue)")
+        } else if verdict.at > deadline {
+            oracles.violate(
+                "canary-verdict", at: verdict.at,
+                "the canary was \(promoted ? "promoted" : "rolled back") at \(JSONSeconds.format(verdict.at)), after "
+                    + "the deadline \(JSONSeconds.format(deadline))")
+        }
+        if canary.expect == .rollback && verdict.excess > canary.allowedExcessFailures {
+            oracles.violate(
+                "canary-verdict", at: verdict.at,
+                "the canary failed \(verdict.excess) requests beyond stable's rate before its rollback, allowed "
+                    + "\(canary.allowedExcessFailures)")
         }
     }
 }

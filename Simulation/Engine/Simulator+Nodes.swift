@@ -50,6 +50,11 @@ extension Simulator {
     {
         var configuration = Router.Configuration()
         configuration.deployment = deployment
+        if let canary = scenario.canary {
+            configuration.rollout = Router.Rollout(
+                model: ModelID(canary.model), stable: canary.stable, canary: canary.canary,
+                controller: canary.controller)
+        }
         configuration.orchestratorCount = scenario.orchestrators
         configuration.strategy = scenario.strategy
         configuration.backendHealth = scenario.backendHealth

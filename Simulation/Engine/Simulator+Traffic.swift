@@ -62,6 +62,10 @@ extension Simulator {
             if kind == .timeout { oracles.hit(.requestTimedOut) }
             if kind == .unavailable { oracles.hit(.requestUnavailable) }
         }
+        if scenario.canary != nil {
+            let failed = error == .unavailable || error == .timeout
+            oracles.rolloutAnswered(version: record.routedVersion, failed: failed)
+        }
         metrics.recordResponse(
             at: now, latency: now - record.sentAt, key: Int(record.key), error: error,
             recoveredPhase: record.sentAt >= recoveredFrom)

@@ -20,6 +20,13 @@ extension Oracles {
                     "limiter-policy", at: time,
                     "request \(id.value) refused with 503 for a limiter outage under fail-open")
             }
+        case .canaryDecided(_, let decision):
+            rolloutDecisions += 1
+            switch decision.verdict {
+            case .promoted, .rolledBack:
+                if rolloutVerdict == nil { rolloutVerdict = (decision.verdict, time, rolloutExcess()) }
+            default: break
+            }
         case .limiterUnavailable(let id, let policy):
             limiterFallback = (id, policy)
             hit(.limiterFellBack)
@@ -94,6 +101,7 @@ extension Oracles {
         if !state.takesTraffic {
             violate("serving-version-only", at: time, "\(id) routed to version \(version) in state \(state.name)")
         }
+        if scenario.canary != nil { client.routed(id.value, version: version) }
         guard let record = client.record(id.value), record.version == 0 else { return }
         guard let position = scenario.models[model.value].versions.firstIndex(where: { $0.number == version }) else {
             return
@@ -186,5 +194,29 @@ extension Oracles {
                 "a request was admitted under fail-closed while the limiter store has been down since \(seconds(since))"
             )
         }
+    }
+
+    /// Counts a finished request of the rollout's two versions, as the client saw it.
+    mutating func rolloutAnswered(version: Int32, failed: Bool) {
+        guard let canary = scenario.canary else { return }
+        if Int(version) == canary.stable {
+            rolloutStable.samples += 1
+            if failed { rolloutStable.failures += 1 }
+        } else if Int(version) == canary.canary {
+            rolloutCanary.samples += 1
+            if failed { rolloutCanary.failures += 1 }
+        }
+    }
+
+    /// Canary failures beyond what stable's error rate plus the controller's margin predicts, from the clients'
+    /// own counts.
+    func rolloutExcess() -> Int64 {
+        guard let canary = scenario.canary, rolloutStable.samples > 0 else { return rolloutCanary.failures }
+        let marginPpm = canary.controller.errorRateMargin.partsPerMillion
+        let predicted =
+            (Int128(rolloutCanary.samples) * Int128(rolloutStable.failures) * 1_000_000
+                + Int128(rolloutCanary.samples) * Int128(marginPpm) * Int128(rolloutStable.samples))
+            / (Int128(rolloutStable.samples) * 1_000_000)
+        return max(0, rolloutCanary.failures - Int64(predicted))
     }
 }

@@ -33,6 +33,12 @@ struct Oracles {
     /// Per key, until when a broken rate limit is not reported again (one report per window).
     var rateLimitReportedUntil: [Int64]
     let rateTolerance: [Int64]
+    /// The rollout's two versions as the clients saw them, the controller's decisions, and its verdict with when
+    /// it came and the canary's excess failures at that moment.
+    var rolloutStable = (samples: Int64(0), failures: Int64(0))
+    var rolloutCanary = (samples: Int64(0), failures: Int64(0))
+    var rolloutDecisions = 0
+    var rolloutVerdict: (verdict: CanaryDecision.Verdict, at: Int64, excess: Int64)?
     /// The request the gateway last said its limiter outage policy decided, and that policy.
     var limiterFallback: (id: RequestID, policy: LimiterPolicy)?
     /// canaryCounts[model][versionPosition]: unpinned, unsticky requests routed there.

@@ -40,6 +40,8 @@ public struct Scenario: Sendable {
     public var batch: BatchSpec?
     /// A limiter store shared by the gateways; nil: each gateway limits its share by itself.
     public var limiter: SharedLimitSettings?
+    /// An automated canary rollout the router runs, and its expected verdict.
+    public var canary: CanarySpec?
 
     public var breaker = CircuitBreaker.Configuration()
     public var retry = RetryPolicy.Configuration()

@@ -12,7 +12,7 @@ extension Scenario {
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
-        "orphans-collected", "limiter-policy", "tenant-isolation",
+        "orphans-collected", "limiter-policy", "tenant-isolation", "canary-verdict",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -36,7 +36,7 @@ extension Scenario {
         try root.onlyKnown([
             "name", "description", "durationSeconds", "faultsEndSeconds", "recoveryBoundSeconds", "slo",
             "responseSlackMs", "bucketSeconds", "checks", "sometimes", "topology", "models", "backends", "network",
-            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter",
+            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter", "canary",
         ])
         var scenario = Scenario()
         scenario.name = try root.string("name")
@@ -78,6 +78,7 @@ extension Scenario {
         try loadWorkload(root, into: &scenario)
         try loadBatch(root, into: &scenario)
         try loadLimiter(root, into: &scenario)
+        try loadCanary(root, into: &scenario)
         try loadResilience(root, into: &scenario)
         try loadFaults(root, into: &scenario)
         try loadClocks(root, into: &scenario)

@@ -11,7 +11,7 @@ import Testing
         "noisy-neighbour", "clock-skew", "worker-crash-mid-job", "rebalance-storm", "postgres-outage",
         "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
         "zombie-worker", "limiter-outage-fail-open", "limiter-outage-fail-closed",
-        "tenant-isolation",
+        "tenant-isolation", "canary-good", "canary-bad", "canary-slow", "canary-noisy-equal",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -30,6 +30,8 @@ import Testing
         ("flip-limiter-policy", "limiter-outage-fail-open", "limiter-policy"),
         ("flip-limiter-policy", "limiter-outage-fail-closed", "limiter-policy"),
         ("cross-tenant", "tenant-isolation", "tenant-isolation"),
+        ("no-rollback", "canary-bad", "canary-verdict"),
+        ("no-rollback", "canary-slow", "canary-verdict"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

@@ -33,6 +33,8 @@ public enum Observation: Sendable, Hashable {
     case breakerChanged(BackendID, CircuitBreaker.Phase)
     /// A breaker refused a call to a backend.
     case breakerRejected(BackendID)
+    /// The rollout controller of a model decided something (every look, step, promotion, rollback, override).
+    case canaryDecided(ModelID, CanaryDecision)
     /// The retry policy declined to retry.
     case retryRefused(RequestID, RetryPolicy.GiveUpReason)
 }

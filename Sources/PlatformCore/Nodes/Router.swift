@@ -1,7 +1,9 @@
 // The router node: chooses a model version (pinned, or by weighted canary split), a backend of
 // that version (round-robin or least-latency with two random choices) and an orchestrator to run
 // it, skipping backends and orchestrators its health tracking has ejected. It learns backend
-// latency and health from the orchestrators' replies, and orchestrator health from timeouts.
+// latency and health from the orchestrators' replies, and orchestrator health from timeouts. When a
+// rollout is configured, a canary controller watches the outcome of every request to the two
+// versions under analysis and sets the model's split as it steps up, promotes or rolls back.
 
 /// The router machine: route requests in, execute requests out.
 public struct Router: Sendable {
@@ -11,8 +13,25 @@ public struct Router: Sendable {
         case leastLatency
     }
 
+    /// An automated canary rollout of one model: the controller moves traffic from `stable` to `canary`.
+    public struct Rollout: Sendable, Equatable {
+        public var model: ModelID
+        public var stable: Int
+        public var canary: Int
+        public var controller: CanaryController.Configuration
+
+        public init(model: ModelID, stable: Int, canary: Int, controller: CanaryController.Configuration) {
+            self.model = model
+            self.stable = stable
+            self.canary = canary
+            self.controller = controller
+        }
+    }
+
     public struct Configuration: Sendable {
         public var deployment = Deployment(models: [], backendCount: 0)
+        /// A canary rollout to run from the router's first input, if any.
+        public var rollout: Rollout?
         public var orchestratorCount: Int = 1
         public var strategy: Strategy = .leastLatency
         public var leastLatency = LeastLatencyPicker.Configuration()
@@ -37,6 +56,8 @@ public struct Router: Sendable {
         case orchestratorReplied(ExecuteReply)
         /// A timer the router set has fired.
         case timerFired(TimerID)
+        /// An operator's override of the rollout (pause, resume, promote, abort).
+        case canaryOverride(CanaryController.Input)
     }
 
     /// What the router asks its shell to do.
@@ -58,10 +79,15 @@ public struct Router: Sendable {
         var member: Int
         var orchestrator: OrchestratorID
         var sentAt: Instant
+        var version: Int
     }
+
+    /// The rollout controller's timer carries this bit, so it never collides with a request's timer.
+    static let canaryTimerBit: UInt64 = 1 << 62
 
     /// One version's backends and the picker that chooses among them.
     struct Pool {
+        var model: Int
         var backends: [BackendID]
         var roundRobin = RoundRobinPicker()
         var leastLatency: LeastLatencyPicker
@@ -80,6 +106,9 @@ public struct Router: Sendable {
     var pending = IdentifierTable<Pending>(capacity: 1_024)
     var random: SeededRandom
     var healthEvents: [HealthTracker.Event] = []
+    var canary: CanaryController?
+    var canaryStarted = false
+    var canaryActions: [CanaryController.Action] = []
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -90,6 +119,11 @@ public struct Router: Sendable {
         orchestratorHealth = HealthTracker(
             memberCount: configuration.orchestratorCount, configuration: configuration.orchestratorHealth)
         random = SeededRandom(seed: configuration.seed, stream: 0x2047)
+        if let rollout = configuration.rollout {
+            var controller = rollout.controller
+            if configuration.sabotage.contains(.noRollback) { controller.neverRollsBack = true }
+            canary = CanaryController(configuration: controller)
+        }
         splits = []
         poolIndex = []
         pools = []
@@ -103,7 +137,7 @@ public struct Router: Sendable {
                 indices.append(pools.count)
                 pools.append(
                     Pool(
-                        backends: version.backends,
+                        model: poolIndex.count, backends: version.backends,
                         leastLatency: LeastLatencyPicker(
                             memberCount: version.backends.count, configuration: configuration.leastLatency),
                         lastPickedAt: Array(repeating: .zero, count: version.backends.count)))
@@ -118,10 +152,20 @@ public struct Router: Sendable {
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         advanceHealth(now: now, into: &actions)
+        if let rollout = configuration.rollout, !canaryStarted {
+            canaryStarted = true
+            drive(.start(stable: rollout.stable, canary: rollout.canary), now: now, into: &actions)
+        }
         switch input {
         case .route(let request, let gateway): route(request, from: gateway, now: now, into: &actions)
+        case .canaryOverride(let command): drive(command, now: now, into: &actions)
         case .orchestratorReplied(let reply):
             guard let entry = pending.removeValue(forKey: reply.id.value) else { return }
+            if case .ok = reply.outcome {
+                observeForCanary(entry, success: true, now: now, into: &actions)
+            } else {
+                observeForCanary(entry, success: false, now: now, into: &actions)
+            }
             orchestratorHealth.recordSuccess(member: entry.orchestrator.value, now: now)
             if reply.preferredBackendFailed {
                 pools[entry.pool].leastLatency.record(member: entry.member, latency: now - entry.sentAt)
@@ -134,8 +178,10 @@ public struct Router: Sendable {
             }
             actions.append(.reply(RouteReply(id: reply.id, outcome: reply.outcome), toGateway: entry.gateway))
         case .timerFired(let timer):
+            if timer.value & Router.canaryTimerBit != 0 { return drive(.timerFired, now: now, into: &actions) }
             let id = RequestID(timer.value)
             guard let entry = pending.removeValue(forKey: id.value) else { return }
+            observeForCanary(entry, success: false, now: now, into: &actions)
             pools[entry.pool].leastLatency.release(member: entry.member)
             actions.append(.observe(.orchestratorTimedOut(id, entry.orchestrator)))
             if let event = orchestratorHealth.recordFailure(member: entry.orchestrator.value, now: now) {
@@ -162,7 +208,7 @@ public struct Router: Sendable {
         let budget = request.budget - configuration.replyMargin
         pending[request.id.value] = Pending(
             gateway: gateway, backend: backend, pool: poolNumber, member: member, orchestrator: orchestrator,
-            sentAt: now)
+            sentAt: now, version: version.number)
         actions.append(
             .observe(
                 .routed(
@@ -247,6 +293,36 @@ public struct Router: Sendable {
         case .readmitted(let member): actions.append(.observe(.backendReadmitted(BackendID(member))))
         }
     }
+
+    /// Feeds a finished request of the rollout's model to its controller.
+    mutating func observeForCanary(_ entry: Pending, success: Bool, now: Instant, into actions: inout [Action]) {
+        guard let rollout = configuration.rollout, pools[entry.pool].model == rollout.model.value else { return }
+        drive(
+            .observed(version: entry.version, success: success, latency: now - entry.sentAt), now: now, into: &actions)
+    }
+
+    /// Runs the rollout controller and performs what it asks: the model's split, its timer, its audit trail.
+    mutating func drive(_ input: CanaryController.Input, now: Instant, into actions: inout [Action]) {
+        guard let rollout = configuration.rollout, canary != nil else { return }
+        canaryActions.removeAll(keepingCapacity: true)
+        canary!.handle(input, now: now, into: &canaryActions)
+        for action in canaryActions {
+            switch action {
+            case .setWeights(let stable, let canaryWeight):
+                splits[rollout.model.value] = TrafficSplit(
+                    entries: [
+                        TrafficSplit.Entry(version: rollout.stable, weight: stable),
+                        TrafficSplit.Entry(version: rollout.canary, weight: canaryWeight),
+                    ], ignoresWeights: configuration.sabotage.contains(.canaryIgnoresWeight))
+            case .setTimer(let at): actions.append(.setTimer(TimerID(Router.canaryTimerBit), at: at))
+            case .audit(let decision): actions.append(.observe(.canaryDecided(rollout.model, decision)))
+            case .promoted, .rolledBack: break
+            }
+        }
+    }
+
+    /// The rollout's phase, when there is one.
+    public var canaryPhase: CanaryController.Phase? { canary?.phase }
 
     static func failure(_ id: RequestID, _ kind: ErrorKind) -> RouteReply {
         RouteReply(id: id, outcome: .failed(kind, retryAfter: kind == .unavailable ? .seconds(1) : .zero))
