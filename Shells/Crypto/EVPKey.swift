@@ -89,17 +89,12 @@ extension EVPKey {
         guard !modulus.isEmpty, !exponent.isEmpty, modulus.count <= 2048, exponent.count <= 8 else {
             throw CryptoError("RSA JWK needs a modulus of 1...2048 bytes and an exponent of 1...8 bytes")
         }
-        let pointer = try EVPKey.fromData(algorithm: "RSA") { builder throws(CryptoError) in
-            guard let n = BN_bin2bn(modulus, Int32(modulus.count), nil) else { throw .openSSL("BN_bin2bn") }
-            defer { BN_free(n) }
-            guard let e = BN_bin2bn(exponent, Int32(exponent.count), nil) else { throw .openSSL("BN_bin2bn") }
-            defer { BN_free(e) }
-            // The builder only references the numbers until it copies them into the parameters, so the
-            // parameters are made here, before the defers free the numbers.
-            guard OSSL_PARAM_BLD_push_BN(builder, "n", n) == 1, OSSL_PARAM_BLD_push_BN(builder, "e", e) == 1 else {
-                throw .openSSL("cannot set the RSA JWK parameters")
-            }
-            return try EVPKey.parameters(builder)
+        let pointer = try EVPKey.fromData(algorithm: "RSA") { builder, arena throws(CryptoError) in
+            let n = try arena.number(modulus)
+            let e = try arena.number(exponent)
+            guard OSSL_PARAM_BLD_push_BN(builder, arena.cString("n"), n) == 1,
+                OSSL_PARAM_BLD_push_BN(builder, arena.cString("e"), e) == 1
+            else { throw .openSSL("cannot set the RSA JWK parameters") }
         }
         self.init(taking: pointer, hasPrivateKey: false)
     }
@@ -108,29 +103,26 @@ extension EVPKey {
     /// on the curve.
     public convenience init(p256X x: [UInt8], y: [UInt8]) throws(CryptoError) {
         guard x.count == 32, y.count == 32 else { throw CryptoError("P-256 JWK coordinates must be 32 bytes each") }
-        let point = [0x04] + x + y
-        let pointer = try EVPKey.fromData(algorithm: "EC") { builder throws(CryptoError) in
-            guard OSSL_PARAM_BLD_push_utf8_string(builder, "group", "prime256v1", 0) == 1,
-                OSSL_PARAM_BLD_push_octet_string(builder, "pub", point, point.count) == 1
+        let pointer = try EVPKey.fromData(algorithm: "EC") { builder, arena throws(CryptoError) in
+            let point = arena.bytes([0x04] + x + y)
+            guard OSSL_PARAM_BLD_push_utf8_string(builder, arena.cString("group"), arena.cString("prime256v1"), 0) == 1,
+                OSSL_PARAM_BLD_push_octet_string(builder, arena.cString("pub"), point.baseAddress, point.count) == 1
             else { throw .openSSL("cannot set the EC JWK parameters") }
-            return try EVPKey.parameters(builder)
         }
         self.init(taking: pointer, hasPrivateKey: false)
         try checkPublicKey()
     }
 
-    static func parameters(_ builder: OpaquePointer) throws(CryptoError) -> UnsafeMutablePointer<OSSL_PARAM> {
-        guard let parameters = OSSL_PARAM_BLD_to_param(builder) else { throw .openSSL("OSSL_PARAM_BLD_to_param") }
-        return parameters
-    }
-
-    /// Runs EVP_PKEY_fromdata for a public key whose parameters `build` pushes and converts.
+    /// Runs EVP_PKEY_fromdata for a public key whose parameters `build` pushes into the builder.
     static func fromData(
-        algorithm: String, build: (OpaquePointer) throws(CryptoError) -> UnsafeMutablePointer<OSSL_PARAM>
+        algorithm: String, build: (OpaquePointer, inout ParameterArena) throws(CryptoError) -> Void
     ) throws(CryptoError) -> OpaquePointer {
         guard let builder = OSSL_PARAM_BLD_new() else { throw .openSSL("OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(builder) }
-        let parameters = try build(builder)
+        var arena = ParameterArena()
+        defer { arena.release() }
+        try build(builder, &arena)
+        guard let parameters = OSSL_PARAM_BLD_to_param(builder) else { throw .openSSL("OSSL_PARAM_BLD_to_param") }
         defer { OSSL_PARAM_free(parameters) }
         guard let context = EVP_PKEY_CTX_new_from_name(nil, algorithm, nil) else {
             throw .openSSL("EVP_PKEY_CTX_new_from_name(\(algorithm))")
@@ -198,5 +190,38 @@ extension EVPKey {
         guard let data, length > 0 else { throw .openSSL("cannot read the \(what) PEM back") }
         let bytes = UnsafeRawBufferPointer(start: data, count: length)
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Memory the parameter builder points into: OSSL_PARAM_BLD_push_* keep the caller's pointers (names, strings,
+/// numbers) until OSSL_PARAM_BLD_to_param copies them, so Swift's call-scoped temporary pointers will not do.
+struct ParameterArena {
+    private var buffers: [UnsafeMutableRawBufferPointer] = []
+    private var numbers: [OpaquePointer] = []
+
+    /// A NUL-terminated copy of `text`, alive until `release`.
+    mutating func cString(_ text: String) -> UnsafePointer<CChar> {
+        let buffer = bytes(Array(text.utf8) + [0])
+        return UnsafePointer(buffer.baseAddress!.assumingMemoryBound(to: CChar.self))
+    }
+
+    /// A copy of `content`, alive until `release`.
+    mutating func bytes(_ content: [UInt8]) -> UnsafeRawBufferPointer {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(content.count, 1), alignment: 1)
+        buffer.copyBytes(from: content)
+        buffers.append(buffer)
+        return UnsafeRawBufferPointer(rebasing: buffer[0..<content.count])
+    }
+
+    /// A BIGNUM of the big-endian `magnitude`, freed by `release`.
+    mutating func number(_ magnitude: [UInt8]) throws(CryptoError) -> OpaquePointer {
+        guard let number = BN_bin2bn(magnitude, Int32(magnitude.count), nil) else { throw .openSSL("BN_bin2bn") }
+        numbers.append(number)
+        return number
+    }
+
+    func release() {
+        for buffer in buffers { buffer.deallocate() }
+        for number in numbers { BN_free(number) }
     }
 }

@@ -225,3 +225,16 @@ extension CompactJWS {
         String(decoding: signingInput, as: UTF8.self) + "." + Base64URL.encode(signature)
     }
 }
+
+extension TokenAuthenticator {
+    /// Decodes a compact token (bounded by the policy's size limit) and decides on it: the one call a gateway
+    /// makes with the credential after `Bearer `.
+    public func authenticate(compact: [UInt8], now: Instant, verifier: some SignatureVerifier) -> TokenDecision {
+        do {
+            let token = try CompactJWS.parse(compact, bytesMax: policy.tokenBytesMax)
+            return authenticate(token, now: now, verifier: verifier)
+        } catch {
+            return .refused(error.refusal)
+        }
+    }
+}
