@@ -7,6 +7,7 @@ import CCrypto
 enum Signatures {
     /// HMAC-SHA256 of `data` under `key`.
     static func hmacSHA256(key: [UInt8], data: [UInt8]) throws(CryptoError) -> [UInt8] {
+        guard key.count <= 1 << 20 else { throw CryptoError("HMAC key longer than 1 MiB") }
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         guard HMAC(EVP_sha256(), key, Int32(key.count), data, data.count, &output, &length) != nil else {
