@@ -10,11 +10,19 @@ import CCrypto
 /// read-only use of an EVP_PKEY (each sign or verify makes its own EVP_MD_CTX / EVP_PKEY_CTX).
 public final class EVPKey: @unchecked Sendable {
     /// What kind of key this is, as far as JWS cares.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable, CustomStringConvertible {
         case rsa(bits: Int)
         case ecP256
         /// Any other key type or curve, named for the error message.
         case unsupported(String)
+
+        public var description: String {
+            switch self {
+            case .rsa(let bits): "an RSA key of \(bits) bits"
+            case .ecP256: "a P-256 EC key"
+            case .unsupported(let what): "an unsupported key (\(what))"
+            }
+        }
     }
 
     let pointer: OpaquePointer

@@ -55,6 +55,11 @@ public struct JWSKey: Sendable {
     /// A key for `algorithm` from a loaded key (private keys verify too), after checking type and size.
     public static func publicKey(id: String, algorithm: JWSAlgorithm, key: EVPKey) throws(CryptoError) -> JWSKey {
         try requireKind(key.kind, for: algorithm, keyID: id)
+        do {
+            try key.checkPublicKey()
+        } catch {
+            throw CryptoError("key \"\(id)\": \(error.message)")
+        }
         return JWSKey(id: id, algorithm: algorithm, material: .publicKey(key))
     }
 
