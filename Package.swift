@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // The inference platform: pure state machines (PlatformCore), pure codecs (PlatformWire), the
-// deterministic simulation shell (Simulation) and the command line (aiplatform). No package
-// dependencies: the toolchain only.
+// deterministic simulation shell (Simulation), shells over system C libraries (PlatformCrypto over
+// libcrypto) and the command line (aiplatform). No package dependencies: the toolchain and system
+// libraries only.
 import PackageDescription
 
 let package = Package(
@@ -20,8 +21,16 @@ let package = Package(
         .executableTarget(
             name: "aiplatform", dependencies: ["PlatformCore", "PlatformWire", "Simulation"],
             path: "Sources/aiplatform"),
+        // libcrypto (OpenSSL 3) for JWS signature math; only Shells/ may import it.
+        .systemLibrary(
+            name: "CCrypto", path: "Shells/System/CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .target(name: "PlatformCrypto", dependencies: ["CCrypto", "PlatformCore"], path: "Shells/Crypto"),
         .testTarget(name: "PlatformCoreTests", dependencies: ["PlatformCore"], path: "Tests/PlatformCoreTests"),
         .testTarget(name: "PlatformWireTests", dependencies: ["PlatformWire"], path: "Tests/PlatformWireTests"),
+        .testTarget(
+            name: "PlatformCryptoTests", dependencies: ["PlatformCrypto", "PlatformWire", "PlatformCore"],
+            path: "Tests/PlatformCryptoTests"),
         .testTarget(
             name: "SimulationTests", dependencies: ["PlatformCore", "Simulation"], path: "Tests/SimulationTests"),
     ]

@@ -36,6 +36,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let crossTenant = Sabotage(rawValue: 1 << 15)
     /// The canary controller never rolls back: it steps up and promotes whatever the evidence says.
     public static let noRollback = Sabotage(rawValue: 1 << 12)
+    /// The token authenticator accepts `alg: none` tokens without a signature.
+    public static let acceptAlgNone = Sabotage(rawValue: 1 << 11)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -53,6 +55,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("flip-limiter-policy", .flipLimiterPolicy),
         ("cross-tenant", .crossTenant),
         ("no-rollback", .noRollback),
+        ("accept-alg-none", .acceptAlgNone),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.
