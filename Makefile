@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Everything else is a helper.
-# Swift is expected at /opt/swift (the machines' toolchain) or on PATH; nothing else is needed
-# for the core and the simulator.
+# Swift is expected at /opt/swift (the machines' toolchain) or on PATH; the system packages the
+# build links against (libcrypto's headers) are installed by deploy/local/install-packages.sh.
 
 SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
@@ -15,6 +15,7 @@ all: build
 
 toolchain:
 	@deploy/local/check-toolchain.sh
+	@deploy/local/install-packages.sh
 
 build: toolchain
 	$(SWIFT) build
