@@ -14,7 +14,7 @@ let package = Package(
         .target(name: "PlatformCore", path: "Sources/PlatformCore"),
         .target(name: "PlatformWire", dependencies: ["PlatformCore"], path: "Sources/PlatformWire"),
         .target(
-            name: "Simulation", dependencies: ["PlatformCore", "PlatformWire"], path: "Simulation",
+            name: "Simulation", dependencies: ["PlatformCore", "PlatformWire", "PlatformCrypto"], path: "Simulation",
             // The simulator is single-threaded and its hot loop touches the world's properties
             // through one class: dynamic exclusivity checks cost a fifth of its time for nothing.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),

@@ -13,6 +13,8 @@ struct ClientRecord {
     var stickyKey: UInt64
     /// The version the router chose (0 until routed).
     var routedVersion: Int32 = 0
+    /// What authentication must make of the request's credential: 0 no check, 1 accept it, 2 refuse it (401).
+    var authExpect: UInt8 = 0
 }
 
 struct ClientTable {

@@ -26,6 +26,8 @@ enum Message {
     case limitCheck(LimitCheck)
     /// Shared limiter store -> gateway.
     case limitAnswer(LimitAnswer)
+    /// Key store -> gateway: changed API keys and signing keys.
+    case authUpdate(AuthUpdate)
 }
 
 /// Every message of the batch path. Its payloads (job records, commands) are large, so they wait in
@@ -104,6 +106,8 @@ enum Event {
     case rebalanceDeadline(generation: Int)
     /// A timer of the result-object collector fires.
     case collectorTimer(TimerID)
+    /// A step of the scenario's key rotation: 0 rotate, 1 clients switch, 2 the old signing key goes.
+    case authStep(Int)
 }
 
 /// What a batch client does later about one of its jobs.

@@ -137,6 +137,17 @@ extension Simulator {
             guard limiterDownSince < 0 else { return }
             let decision = limiterStore!.take(check, now: localNow(to))
             send(.limitAnswer(LimitAnswer(id: check.id, decision: decision)), from: to, to: from)
+        case .authUpdate(let update):
+            record(node: to, kind: 11, id: UInt64(update.entries.count))
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            if !update.entries.isEmpty {
+                gateways[gateway].handle(.apiKeysChanged(update.entries), now: localNow(to), into: &gatewayActions)
+            }
+            if let bearer = update.bearer {
+                gateways[gateway].handle(.bearerKeysChanged(bearer), now: localNow(to), into: &gatewayActions)
+            }
+            performGateway(gateway)
         case .limitAnswer(let answer):
             record(node: to, kind: 10, id: answer.id.value)
             let gateway = to - layout.gateway(0)

@@ -32,7 +32,8 @@ extension Simulator {
             id.value,
             ClientRecord(
                 sentAt: now, deadline: deadline, key: Int32(stream.key),
-                version: Int32(stream.version), answered: false, stickyKey: request.stickyKey),
+                version: Int32(stream.version), answered: false, stickyKey: request.stickyKey,
+                authExpect: authExpectation(stream)),
             sweepAt: deadline + scenario.responseSlack.nanoseconds + 1_000_000)
         let gateway = nextGateway
         nextGateway = (nextGateway + 1) % scenario.gateways
@@ -56,6 +57,7 @@ extension Simulator {
     }
 
     func countResponse(_ response: InferenceResponse, _ record: ClientRecord) {
+        if record.authExpect != 0 { checkAuthentication(response, record) }
         var error: ErrorKind?
         if case .failed(let kind, _) = response.outcome {
             error = kind
@@ -69,6 +71,25 @@ extension Simulator {
         metrics.recordResponse(
             at: now, latency: now - record.sentAt, key: Int(record.key), error: error,
             recoveredPhase: record.sentAt >= recoveredFrom)
+    }
+
+    /// A valid credential is never refused with 401; a forged, expired or retired one always is.
+    func checkAuthentication(_ response: InferenceResponse, _ record: ClientRecord) {
+        var refused = false
+        if case .failed(.unauthorized, _) = response.outcome { refused = true }
+        if record.authExpect == 1 && refused {
+            oracles.violate(
+                "authentication", at: now,
+                "\(response.id), sent at \(JSONSeconds.format(record.sentAt)) with a valid credential of key "
+                    + "\(scenario.keys[Int(record.key)].name), was refused with 401")
+        } else if record.authExpect == 2 && !refused {
+            oracles.violate(
+                "authentication", at: now,
+                "\(response.id), sent at \(JSONSeconds.format(record.sentAt)) with a forged, expired or retired "
+                    + "credential of key \(scenario.keys[Int(record.key)].name), passed authentication")
+        } else if refused {
+            oracles.hit(.credentialRefused)
+        }
     }
 
     func sweep(upTo time: Int64) {

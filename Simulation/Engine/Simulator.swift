@@ -29,7 +29,7 @@ public final class Simulator {
     var networkRandom: SeededRandom
     var workloadRandom: [SeededRandom]
     /// The credential each workload stream presents, made once.
-    let streamCredentials: [String]
+    var streamCredentials: [String]
     var linkLoss: [Int64]
     var partitions: [Int]
     /// Extra delay per link while a delay fault is on.
@@ -55,6 +55,8 @@ public final class Simulator {
     /// The shared limiter store, when the scenario has one, and since when it has been down (-1: up).
     var limiterStore: LimiterStoreModel?
     var limiterDownSince: Int64 = -1
+    /// Stored keys and signing keys, when the scenario has an `auth` section.
+    var auth: AuthWorld?
 
     public init(scenario: Scenario, seed: UInt64, sabotage: Sabotage = []) {
         self.scenario = scenario
@@ -69,11 +71,20 @@ public final class Simulator {
         streamCredentials = scenario.workload.map {
             $0.key >= 0 ? Simulator.credential(scenario.keys[$0.key].name) : "sk-unknown"
         }
+        if let spec = scenario.auth {
+            auth = AuthWorld(
+                spec: spec, keyNames: scenario.keys.map(\.name), sabotage: sabotage, random: root.split(stream: 4_000))
+        }
         let deployment = Simulator.deployment(scenario)
         router = Router(configuration: Simulator.routerConfiguration(scenario, deployment, sabotage, seed: seed))
         for index in 0..<scenario.gateways {
-            gateways.append(
-                Gateway(configuration: Simulator.gatewayConfiguration(scenario, deployment, index, sabotage, seed)))
+            var configuration = Simulator.gatewayConfiguration(scenario, deployment, index, sabotage, seed)
+            if let auth {
+                configuration.apiKeys = auth.store
+                configuration.secretDigest = auth.digest
+                configuration.bearer = auth.bearer(firstKey: true, secondKey: false)
+            }
+            gateways.append(Gateway(configuration: configuration))
         }
         for index in 0..<scenario.orchestrators {
             orchestrators.append(
@@ -99,6 +110,11 @@ public final class Simulator {
             backendCount: scenario.backends.count)
         recoveredFrom = (scenario.faultsEnd + scenario.recoveryBound).nanoseconds
         batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000))
+        if let auth {
+            for (index, stream) in scenario.workload.enumerated() where stream.credential != .static {
+                streamCredentials[index] = credential(stream, auth)
+            }
+        }
         if scenario.limiter != nil { limiterStore = LimiterStoreModel(limits: Simulator.rateLimits(scenario)) }
     }
 
@@ -112,6 +128,11 @@ public final class Simulator {
             queue.schedule(at: fault.end.nanoseconds, .fault(index: index, starting: false))
         }
         queue.schedule(at: 100_000_000, .deadlineSweep)
+        if let rotateAt = scenario.auth?.rotateAt {
+            queue.schedule(at: rotateAt.nanoseconds, .authStep(0))
+            queue.schedule(at: (rotateAt + scenario.auth!.switchAfter).nanoseconds, .authStep(1))
+            queue.schedule(at: (rotateAt + scenario.auth!.grace).nanoseconds, .authStep(2))
+        }
         if batch != nil {
             queue.schedule(at: scenario.faultsEnd.nanoseconds, .fault(index: -1, starting: false))
             startBatch()
@@ -171,6 +192,9 @@ public final class Simulator {
         case .collectorTimer(let timer):
             record(node: layout.collector, kind: 55, id: timer.value)
             collector(.timerFired(timer))
+        case .authStep(let step):
+            record(node: layout.redis, kind: 56, id: UInt64(step))
+            authStep(step)
         case .rebalanceDeadline(let generation):
             if batch!.broker.generation == generation && batch!.pendingRevocations > 0 { assignPartitions() }
         }

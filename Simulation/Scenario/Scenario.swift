@@ -42,6 +42,8 @@ public struct Scenario: Sendable {
     public var limiter: SharedLimitSettings?
     /// An automated canary rollout the router runs, and its expected verdict.
     public var canary: CanarySpec?
+    /// Stored API keys and bearer tokens, and their rotation; nil: static keys only.
+    public var auth: AuthSpec?
 
     public var breaker = CircuitBreaker.Configuration()
     public var retry = RetryPolicy.Configuration()
@@ -115,6 +117,8 @@ public struct StreamSpec: Sendable {
     public var timeout: Duration = .zero
     /// Share of requests that are malformed (400s).
     public var invalid: Ratio = .zero
+    /// What the stream presents (static keys unless the scenario has an `auth` section).
+    public var credential: CredentialKind = .static
     public var inputElements: Int = 64
     public var start: Duration = .zero
     /// nil: until the end of the run.

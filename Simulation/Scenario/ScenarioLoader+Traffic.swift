@@ -13,7 +13,7 @@ extension Scenario {
             let field = try root.element("workload", index, element)
             try field.onlyKnown([
                 "key", "requestsPerSecond", "model", "version", "stickyPercent", "stickyKeys", "timeoutMs",
-                "invalidPercent", "inputElements", "fromSeconds", "toSeconds",
+                "invalidPercent", "inputElements", "fromSeconds", "toSeconds", "credential",
             ])
             let keyName = try field.string("key")
             let keyIndex = keyName == "unknown" ? -1 : scenario.keys.firstIndex { $0.name == keyName }
@@ -35,6 +35,16 @@ extension Scenario {
             stream.start = try field.seconds("fromSeconds", default: .zero)
             if field.value("toSeconds") != nil { stream.end = try field.seconds("toSeconds", default: nil) }
             if let end = stream.end, end <= stream.start { throw field.fail("toSeconds", "must be after fromSeconds") }
+            let credentialName = try field.string("credential", default: "static")
+            guard let credential = CredentialKind(rawValue: credentialName) else {
+                let known = CredentialKind.allCases.map(\.rawValue).joined(separator: ", ")
+                throw field.fail("credential", "expected one of \(known), got \"\(credentialName)\"")
+            }
+            if credential != .static {
+                guard root.value("auth") != nil else { throw field.fail("credential", "needs an `auth` section") }
+                guard keyIndex >= 0 else { throw field.fail("credential", "needs a named key, not \"unknown\"") }
+            }
+            stream.credential = credential
             scenario.workload.append(stream)
         }
     }

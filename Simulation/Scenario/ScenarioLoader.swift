@@ -12,7 +12,7 @@ extension Scenario {
         "liveness-breakers-closed", "liveness-readmitted", "liveness-latency-slo", "liveness-errors",
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
-        "orphans-collected", "limiter-policy", "tenant-isolation", "canary-verdict",
+        "orphans-collected", "limiter-policy", "tenant-isolation", "canary-verdict", "authentication",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -21,7 +21,7 @@ extension Scenario {
         "retry.refusedByDeadline", "backend.ejected", "backend.readmitted", "orchestrator.ejected",
         "request.rateLimited", "request.timedOut", "request.unavailable", "network.dropped", "network.duplicated",
         "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure", "orphan.deleted",
-        "limiter.fellBack",
+        "limiter.fellBack", "credential.refused",
     ]
 
     /// Loads and validates a scenario from JSON text; `file` names it in errors.
@@ -36,7 +36,7 @@ extension Scenario {
         try root.onlyKnown([
             "name", "description", "durationSeconds", "faultsEndSeconds", "recoveryBoundSeconds", "slo",
             "responseSlackMs", "bucketSeconds", "checks", "sometimes", "topology", "models", "backends", "network",
-            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter", "canary",
+            "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter", "canary", "auth",
         ])
         var scenario = Scenario()
         scenario.name = try root.string("name")
@@ -79,6 +79,7 @@ extension Scenario {
         try loadBatch(root, into: &scenario)
         try loadLimiter(root, into: &scenario)
         try loadCanary(root, into: &scenario)
+        try loadAuth(root, into: &scenario)
         try loadResilience(root, into: &scenario)
         try loadFaults(root, into: &scenario)
         try loadClocks(root, into: &scenario)
@@ -212,5 +213,27 @@ extension Scenario {
         settings.timeout = try field.milliseconds("timeoutMs", default: settings.timeout)
         guard settings.timeout > .zero else { throw field.fail("timeoutMs", "must be greater than 0") }
         scenario.limiter = settings
+    }
+
+    /// The `auth` section: stored API keys and bearer tokens, and when they rotate.
+    static func loadAuth(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
+        guard let field = try root.object("auth") else { return }
+        try field.onlyKnown(["issuer", "audience", "rotateAtSeconds", "graceSeconds", "switchAfterMs"])
+        var auth = AuthSpec()
+        auth.issuer = try field.string("issuer", default: auth.issuer)
+        auth.audience = try field.string("audience", default: auth.audience)
+        if field.value("rotateAtSeconds") != nil {
+            let at = try field.seconds("rotateAtSeconds", default: nil)
+            guard at > .zero, at < scenario.duration else {
+                throw field.fail("rotateAtSeconds", "must be within the run")
+            }
+            auth.rotateAt = at
+        }
+        auth.grace = try field.seconds("graceSeconds", default: auth.grace)
+        auth.switchAfter = try field.milliseconds("switchAfterMs", default: auth.switchAfter)
+        guard auth.switchAfter < auth.grace else {
+            throw field.fail("switchAfterMs", "clients must switch before the grace period ends")
+        }
+        scenario.auth = auth
     }
 }

@@ -11,7 +11,7 @@ import Testing
         "noisy-neighbour", "clock-skew", "worker-crash-mid-job", "rebalance-storm", "postgres-outage",
         "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
         "zombie-worker", "limiter-outage-fail-open", "limiter-outage-fail-closed",
-        "tenant-isolation", "canary-good", "canary-bad", "canary-slow", "canary-noisy-equal",
+        "tenant-isolation", "canary-good", "canary-bad", "canary-slow", "canary-noisy-equal", "key-rotation",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -32,6 +32,7 @@ import Testing
         ("cross-tenant", "tenant-isolation", "tenant-isolation"),
         ("no-rollback", "canary-bad", "canary-verdict"),
         ("no-rollback", "canary-slow", "canary-verdict"),
+        ("accept-alg-none", "key-rotation", "authentication"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)

@@ -20,3 +20,10 @@ public protocol SignatureVerifier: Sendable {
     /// Checks `signature` over `signingInput` with the key named `keyID` (nil: the verifier's default key, if any).
     func verify(algorithm: JWSAlgorithm, keyID: String?, signingInput: [UInt8], signature: [UInt8]) -> SignatureCheck
 }
+
+/// Decides on the credential after `Bearer ` when it is a token: the shell's composition of the wire layer's
+/// compact-JWS decoding, `TokenAuthenticator` and a key ring. The gateway sees only this question, so a key
+/// rotation is a new authenticator handed to it.
+public protocol BearerAuthenticator: Sendable {
+    func authenticate(bearer: String, now: Instant) -> TokenDecision
+}

@@ -1,4 +1,5 @@
-// The gateway node: authenticates by static API key, validates the request against the deployment,
+// The gateway node: authenticates (a stored API key, a bearer token, or a static key), validates the
+// request against the deployment,
 // rate-limits per key (by itself, or through a limiter store shared by every gateway), turns the
 // client's timeout into a deadline, forwards to the router and guarantees the client exactly one
 // answer by that deadline (504 if nothing better came back).
@@ -27,7 +28,14 @@ public struct Gateway: Sendable {
         /// enforces its share (rate and burst divided by this count), so a key's limit holds
         /// across all gateways when clients spread over them.
         public var gatewayCount: Int = 1
+        /// The tenants' limit entries (and static credentials); a stored key's or a token's tenant names one.
         public var keys: [APIKey] = []
+        /// Stored API keys (`aip_…` credentials): the gateway's replica of the key store, and the digest their
+        /// secrets are stored under.
+        public var apiKeys: APIKeyStore?
+        public var secretDigest: (any SecretDigest)?
+        /// Bearer tokens (three dot-separated parts), when tokens are accepted.
+        public var bearer: (any BearerAuthenticator)?
         public var rateLimits = RateLimiter.Configuration()
         /// Local limits only, or a shared limiter store with its outage policy.
         public var rateLimitMode: RateLimitMode = .local
@@ -56,6 +64,10 @@ public struct Gateway: Sendable {
         case timerFired(TimerID)
         /// The shared limiter store answered a check.
         case limiterAnswered(LimitAnswer)
+        /// Stored API keys changed (created, revoked, rotated): the replica takes them.
+        case apiKeysChanged([APIKeyEntry])
+        /// The token signing keys changed: tokens are checked by this authenticator from now on.
+        case bearerKeysChanged(any BearerAuthenticator)
     }
 
     /// What the gateway asks its shell to do.
@@ -92,6 +104,8 @@ public struct Gateway: Sendable {
     public let configuration: Configuration
     var limiter: RateLimiter
     let keyTable: APIKeyTable
+    var apiKeys: APIKeyStore?
+    var bearer: (any BearerAuthenticator)?
     var pending = IdentifierTable<Pending>(capacity: 1_024)
     var awaitingLimit = IdentifierTable<AwaitingLimit>(capacity: 64)
     /// Guards the limiter store (shared mode only).
@@ -103,6 +117,8 @@ public struct Gateway: Sendable {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
         keyTable = APIKeyTable(configuration.keys)
+        apiKeys = configuration.apiKeys
+        bearer = configuration.bearer
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
         if case .shared(let settings) = configuration.rateLimitMode {
             limiterBreaker = CircuitBreaker(configuration: settings.breaker)
@@ -155,12 +171,15 @@ public struct Gateway: Sendable {
             guard pending.removeValue(forKey: id.value) != nil else { return }
             respond(id, .failed(.timeout, retryAfter: .zero), into: &actions)
         case .limiterAnswered(let answer): limiterAnswered(answer, now: now, into: &actions)
+        case .apiKeysChanged(let entries):
+            for entry in entries { apiKeys?.upsert(entry) }
+        case .bearerKeysChanged(let authenticator): bearer = authenticator
         }
     }
 
     mutating func accept(_ request: InferenceRequest, now: Instant, into actions: inout [Action]) {
         let keyIndex: Int
-        switch keyTable.authorize(request.credential) {
+        switch authorize(request.credential, now: now) {
         case .allowed(let index): keyIndex = index
         case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
@@ -191,6 +210,32 @@ public struct Gateway: Sendable {
                 .setTimer(
                     TimerID(request.id.value | Gateway.limiterTimerBit), at: min(now + settings.timeout, deadline)))
         }
+    }
+
+    /// Which tenant (index into `keys`) a credential speaks for, and whether it may call inference: a stored API
+    /// key (`aip_…`), a bearer token (three dot-separated parts) or a static key. Every refusal of a credential
+    /// is a 401 with no detail; a valid one without the `infer` scope is a 403.
+    func authorize(_ credential: String, now: Instant) -> APIKeyTable.Authorization {
+        if let apiKeys, let digest = configuration.secretDigest, credential.hasPrefix(APIKeyStore.credentialPrefix) {
+            guard case .valid(let principal) = apiKeys.authenticate(credential, now: now, digest: digest),
+                principal.tenant >= 0, principal.tenant < configuration.keys.count
+            else { return .refused(.unauthorized) }
+            return principal.scopes.contains(.infer) ? .allowed(keyIndex: principal.tenant) : .refused(.forbidden)
+        }
+        if let bearer, Gateway.looksLikeToken(credential) {
+            guard case .accepted(let principal) = bearer.authenticate(bearer: credential, now: now),
+                let tenant = configuration.keys.firstIndex(where: { $0.name == principal.tenant })
+            else { return .refused(.unauthorized) }
+            return principal.has(scope: "infer") ? .allowed(keyIndex: tenant) : .refused(.forbidden)
+        }
+        return keyTable.authorize(credential)
+    }
+
+    /// A compact JWS has exactly two dots.
+    static func looksLikeToken(_ credential: String) -> Bool {
+        var dots = 0
+        for byte in credential.utf8 where byte == 0x2E { dots += 1 }
+        return dots == 2
     }
 
     /// Local mode, and fail-open's fallback: the gateway's own share of the key's limit decides.
