@@ -30,6 +30,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let noBackpressure = Sabotage(rawValue: 1 << 9)
     /// The result-object collector finds orphans but never deletes them.
     public static let keepOrphans = Sabotage(rawValue: 1 << 10)
+    /// The registry cache ignores invalidations: a version's old record is served until its entry's TTL.
+    public static let staleCache = Sabotage(rawValue: 1 << 13)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -44,6 +46,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("no-idempotency", .noIdempotency),
         ("no-backpressure", .noBackpressure),
         ("keep-orphans", .keepOrphans),
+        ("stale-cache", .staleCache),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.
