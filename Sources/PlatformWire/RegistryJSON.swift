@@ -218,14 +218,20 @@ enum JSONFields {
         }
     }
 
-    /// An integer written as an integer literal within Int64's range, or nil when absent or null. Beyond
-    /// 2^53 the parser's Double has already rounded it; such values fail the limits that follow anyway.
+    /// Integers of this magnitude or more are refused: a JSON number holds integers exactly only up to 2^53,
+    /// and the writer prints integral values as integers only below 9e15, so anything larger would not read
+    /// back as the integer it was.
+    static let integerMagnitudeLimit = 9e15
+
+    /// An integer written as an integer literal of magnitude below `integerMagnitudeLimit`, or nil when
+    /// absent or null.
     static func integer(_ value: JSONValue?, path: String) throws(RegistryFieldError) -> Int? {
         switch value {
         case nil, .null?: return nil
         case .number(let number, true)?:
-            guard number >= -9_223_372_036_854_775_808 && number < 9_223_372_036_854_775_808 else {
-                throw RegistryFieldError(field: path, reason: "is out of range")
+            guard abs(number) < integerMagnitudeLimit else {
+                throw RegistryFieldError(
+                    field: path, reason: "is out of range; integers must be below 9e15 in magnitude")
             }
             return Int(number)
         case .number?:

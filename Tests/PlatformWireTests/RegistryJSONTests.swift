@@ -74,8 +74,8 @@ private func inferenceRefusal(_ text: String) throws -> InferenceRequestError? {
             "must be an integer; got a fraction or an exponent"
         ),
         (
-            #"{"name": "m", "version": 99999999999999999999, "framework": "f", "endpoint": "e"}"#, "version",
-            "is out of range"
+            #"{"name": "m", "version": 9000000000000000, "framework": "f", "endpoint": "e"}"#, "version",
+            "is out of range; integers must be below 9e15 in magnitude"
         ),
         (#"{"name": "m", "version": 1, "endpoint": "e"}"#, "framework", "is required"),
         (#"{"name": "m", "version": 1, "framework": "f"}"#, "endpoint", "is required"),
