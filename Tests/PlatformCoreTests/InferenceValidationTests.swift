@@ -160,5 +160,8 @@ private let refusalCases: [(String, String, @Sendable (inout InferenceRequestBod
         #expect(refusal(InferenceRequestBody(inputs: [text]), against: open, limits: limits) == nil)
         limits.bytesMax = 17
         #expect(refusal(InferenceRequestBody(inputs: [text]), against: open, limits: limits)?.field == "inputs")
+        var absurd = text
+        absurd.data.stringBytes = Int.max
+        #expect(refusal(InferenceRequestBody(inputs: [absurd]), against: open)?.field == "inputs")
     }
 }

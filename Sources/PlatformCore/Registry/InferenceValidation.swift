@@ -133,7 +133,9 @@ public enum InferenceValidation {
                 let reason = "hold more than \(limits.elementsMax) elements in all"
                 return InferenceRequestError(field: "inputs", reason: reason)
             }
-            bytes += tensor.datatype.byteSize.map { $0 * count } ?? (tensor.data.stringBytes + 4 * count)
+            // String bytes are clamped before adding: a summary built by hand could claim any amount.
+            let stringBytes = min(max(tensor.data.stringBytes, 0), limits.bytesMax + 1)
+            bytes += tensor.datatype.byteSize.map { $0 * count } ?? (stringBytes + 4 * count)
             if bytes > limits.bytesMax {
                 return InferenceRequestError(field: "inputs", reason: "hold more than \(limits.bytesMax) bytes in all")
             }
