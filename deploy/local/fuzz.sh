@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Builds and runs the libFuzzer targets for the pure codecs: the JSON reader and the compact JWS (JWT) parser.
-# Each target is compiled by swiftc directly with the sources of the module it exercises (SwiftPM's executable
-# linking clashes with libFuzzer's main); the JWT target imports PlatformCore, which is built first as a static
-# library with the same instrumentation.
-# Usage: deploy/local/fuzz.sh [seconds per target, default 60] [targets, default "json jwt"]
+# Builds and runs the libFuzzer targets for the pure codecs: the JSON reader, the compact JWS (JWT) parser, and
+# the registry and KServe v2 request decoders (with validation). Each target is compiled by swiftc directly with
+# PlatformWire's sources (SwiftPM's executable linking clashes with libFuzzer's main); PlatformWire decodes into
+# core values, so PlatformCore is built first as a static library with the same instrumentation.
+# Usage: deploy/local/fuzz.sh [seconds per target, default 60] [targets, default "json jwt registry"]
 #   deploy/local/fuzz.sh 60 jwt     # only the JWT parser, for 60 seconds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
 seconds="${1:-60}"
-targets="${2:-json jwt}"
+targets="${2:-json jwt registry}"
 flags=(-O -sanitize=fuzzer,address -parse-as-library)
 quiet() { grep -v "Cannot export local symbol" || true; }
-mkdir -p .build/fuzz/modules corpus/json corpus/jwt
+mkdir -p .build/fuzz/modules corpus/json corpus/jwt corpus/registry
+
+find Sources/PlatformCore -name '*.swift' -print0 | sort -z | xargs -0 swiftc "${flags[@]}" -module-name PlatformCore \
+    -emit-module -emit-module-path .build/fuzz/modules/PlatformCore.swiftmodule \
+    -emit-library -static -o .build/fuzz/libPlatformCore.a 2>&1 | quiet
+
+# Builds target $1 from PlatformWire's sources and the harness $2.
+build() {
+    find Sources/PlatformWire -name '*.swift' -print0 | sort -z | xargs -0 swiftc "${flags[@]}" -module-name PlatformWire \
+        -I .build/fuzz/modules "$2" .build/fuzz/libPlatformCore.a -o ".build/fuzz/$1" 2>&1 | quiet
+}
 
 for target in $targets; do
     case "$target" in
     json)
         for seed in scenarios/*.json; do cp "$seed" corpus/json/ 2>/dev/null || true; done
-        swiftc "${flags[@]}" -module-name PlatformWire \
-            Sources/PlatformWire/*.swift Tests/Fuzz/JSONFuzz.swift -o .build/fuzz/json 2>&1 | quiet
+        build json Tests/Fuzz/JSONFuzz.swift
         echo "== json: ${seconds}s"
         .build/fuzz/json -max_total_time="$seconds" -max_len=4096 corpus/json 2>&1 | tail -n 5
         ;;
     jwt)
-        # Seeds: the RFC 7515 appendix A tokens (HS256, RS256, ES256, and the unsecured A.5).
+        # Seeds: the RFC 7515 appendix A tokens (HS256, ES256, and the unsecured A.5) and one with every claim.
         payload="eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
         printf '%s' "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.$payload.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" \
             >corpus/jwt/rfc7515-a1
@@ -33,16 +42,20 @@ for target in $targets; do
         printf '%s' "eyJhbGciOiJub25lIn0.$payload." >corpus/jwt/rfc7515-a5
         printf '%s' "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJpc3MiOiJqb2UiLCJzdWIiOiJ1c2VyLTciLCJhdWQiOlsiaW5mZXJlbmNlIiwieCJdLCJleHAiOjIwMDAwMDAwMDAsIm5iZiI6MC41LCJpYXQiOjEsInRlbmFudCI6ImFjbWUiLCJzY29wZSI6ImluZmVyIGpvYnM6cmVhZCJ9.c2ln" \
             >corpus/jwt/claims
-        find Sources/PlatformCore -name '*.swift' -print0 | xargs -0 swiftc "${flags[@]}" -module-name PlatformCore \
-            -emit-module -emit-module-path .build/fuzz/modules/PlatformCore.swiftmodule \
-            -emit-library -static -o .build/fuzz/libPlatformCore.a 2>&1 | quiet
-        find Sources/PlatformWire -name '*.swift' -print0 | xargs -0 swiftc "${flags[@]}" -module-name PlatformWire \
-            -I .build/fuzz/modules Tests/Fuzz/JWTFuzz.swift .build/fuzz/libPlatformCore.a -o .build/fuzz/jwt 2>&1 | quiet
+        build jwt Tests/Fuzz/JWTFuzz.swift
         echo "== jwt: ${seconds}s"
         .build/fuzz/jwt -max_total_time="$seconds" -max_len=8192 corpus/jwt 2>&1 | tail -n 5
         ;;
+    registry)
+        # Registry create/update bodies and KServe v2 inference bodies, through decoding, validation and encoding.
+        cp Tests/Fuzz/seeds/registry/*.json corpus/registry/
+        build registry Tests/Fuzz/RegistryJSONFuzz.swift
+        echo "== registry: ${seconds}s"
+        .build/fuzz/registry -max_total_time="$seconds" -max_len=4096 -dict=Tests/Fuzz/registry.dict corpus/registry \
+            2>&1 | tail -n 5
+        ;;
     *)
-        echo "unknown fuzz target: $target (known: json jwt)" >&2
+        echo "unknown fuzz target: $target (known: json jwt registry)" >&2
         exit 2
         ;;
     esac

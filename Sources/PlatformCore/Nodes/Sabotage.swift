@@ -38,6 +38,8 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
     public static let noRollback = Sabotage(rawValue: 1 << 12)
     /// The token authenticator accepts `alg: none` tokens without a signature.
     public static let acceptAlgNone = Sabotage(rawValue: 1 << 11)
+    /// The registry cache ignores invalidations: a version's old record is served until its entry's TTL.
+    public static let staleCache = Sabotage(rawValue: 1 << 13)
 
     /// Every sabotage with its command-line name, in a fixed order.
     public static let named: [(name: String, sabotage: Sabotage)] = [
@@ -56,6 +58,7 @@ public struct Sabotage: OptionSet, Sendable, Hashable {
         ("cross-tenant", .crossTenant),
         ("no-rollback", .noRollback),
         ("accept-alg-none", .acceptAlgNone),
+        ("stale-cache", .staleCache),
     ]
 
     /// The sabotage for a command-line name, or nil when the name is unknown.

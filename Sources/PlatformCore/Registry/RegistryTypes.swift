@@ -46,7 +46,7 @@ public enum TensorDatatype: UInt8, Sendable, Hashable, CaseIterable {
 
 /// Why a value was refused: the path of the offending field (e.g. "inputs[1].shape[0]") and a sentence.
 /// An empty path means the value as a whole.
-public struct RegistryFieldError: Sendable, Hashable, CustomStringConvertible {
+public struct RegistryFieldError: Error, Sendable, Hashable, CustomStringConvertible {
     public var field: String
     public var reason: String
     public init(field: String, reason: String) {

@@ -1,0 +1,259 @@
+// Registry and KServe v2 bodies from JSON: good bodies decode to the core values, bad ones are refused
+// with the JSON path of the offending field, nested tensor data must follow the shape, and records encode
+// to a fixed text.
+
+import PlatformCore
+import Testing
+
+@testable import PlatformWire
+
+private func json(_ text: String) throws -> JSONValue { try JSONValue.parse(text) }
+
+/// The refusal of a create body, or nil when it decodes.
+private func createRefusal(_ text: String) throws -> RegistryFieldError? {
+    let body = try json(text)
+    do {
+        _ = try RegistryJSON.decodeCreate(body)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// The refusal of an inference body, or nil when it decodes.
+private func inferenceRefusal(_ text: String) throws -> InferenceRequestError? {
+    let body = try json(text)
+    do {
+        _ = try InferenceJSON.decodeRequest(body)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+@Suite struct RegistryJSONTests {
+    @Test func decodesTheSeedCreateBody() throws {
+        let body = try RegistryJSON.decodeCreate(
+            json(#"{"name": "resnet", "version": 2, "framework": "onnxruntime", "endpoint": "triton-0:8001"}"#))
+        #expect(
+            body.spec
+                == ModelVersionSpec(name: "resnet", version: 2, framework: "onnxruntime", endpoints: ["triton-0:8001"]))
+        #expect(body.state == nil)
+    }
+
+    @Test func decodesSchemasLabelsAndState() throws {
+        let text = #"""
+            {"name": "resnet", "version": 1, "framework": "onnxruntime", "endpoints": ["a:1", "b:1"],
+             "inputs": [{"name": "images", "datatype": "FP32", "shape": [-1, 3, 224, 224]}],
+             "outputs": [{"name": "logits", "datatype": "FP32", "shape": [-1, 1000]}],
+             "labels": {"team": "vision", "owner": "ml"}, "state": "staging"}
+            """#
+        let body = try RegistryJSON.decodeCreate(json(text))
+        #expect(body.spec.endpoints == ["a:1", "b:1"])
+        #expect(body.spec.inputs == [TensorSchema(name: "images", datatype: .fp32, shape: [-1, 3, 224, 224])])
+        #expect(body.spec.outputs == [TensorSchema(name: "logits", datatype: .fp32, shape: [-1, 1000])])
+        #expect(body.spec.labels == [Label(key: "owner", value: "ml"), Label(key: "team", value: "vision")])
+        #expect(body.state == .staging)
+        #expect(ModelVersionSpec.validate(body.spec) == nil)
+    }
+
+    @Test(arguments: [
+        (#"[]"#, "", "must be an object; got an array"),
+        (#"{"version": 1, "framework": "f", "endpoint": "e"}"#, "name", "is required"),
+        (#"{"name": "m", "framework": "f", "endpoint": "e"}"#, "version", "is required"),
+        (
+            #"{"name": "m", "version": "1", "framework": "f", "endpoint": "e"}"#, "version",
+            "must be an integer; got a string"
+        ),
+        (
+            #"{"name": "m", "version": 1.5, "framework": "f", "endpoint": "e"}"#, "version",
+            "must be an integer; got a fraction or an exponent"
+        ),
+        (
+            #"{"name": "m", "version": 1e30, "framework": "f", "endpoint": "e"}"#, "version",
+            "must be an integer; got a fraction or an exponent"
+        ),
+        (
+            #"{"name": "m", "version": 9000000000000000, "framework": "f", "endpoint": "e"}"#, "version",
+            "is out of range; integers must be below 9e15 in magnitude"
+        ),
+        (#"{"name": "m", "version": 1, "endpoint": "e"}"#, "framework", "is required"),
+        (#"{"name": "m", "version": 1, "framework": "f"}"#, "endpoint", "is required"),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "endpoints": ["e"]}"#, "endpoints",
+            "give either endpoint or endpoints, not both"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoints": ["e", 3]}"#, "endpoints[1]",
+            "must be a string; got a number"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "colour": 1}"#, "colour",
+            "is not a known field"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "inputs": {}}"#, "inputs",
+            "must be an array; got an object"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "inputs": [{"name": "x", "datatype": "FP128", "shape": [1]}]}"#,
+            "inputs[0].datatype", "unknown datatype \"FP128\""
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "inputs": [{"name": "x", "datatype": "FP32"}]}"#,
+            "inputs[0].shape", "is required"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "outputs": [{"name": "x", "datatype": "FP32", "shape": [1, "2"]}]}"#,
+            "outputs[0].shape[1]", "must be an integer; got a string"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "outputs": [{"name": "x", "datatype": "FP32", "shape": [1], "dims": 1}]}"#,
+            "outputs[0].dims", "is not a known field"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "labels": {"team": 7}}"#, "labels.team",
+            "must be a string; got a number"
+        ),
+        (
+            #"{"name": "m", "version": 1, "framework": "f", "endpoint": "e", "state": "live"}"#, "state",
+            "unknown state \"live\"; expected one of registered, staging, canary, serving, deprecated, archived"
+        ),
+    ])
+    func refusesBadCreateBodies(text: String, field: String, reason: String) throws {
+        #expect(try createRefusal(text) == RegistryFieldError(field: field, reason: reason))
+    }
+
+    @Test func decodesUpdateBodies() throws {
+        let update = try RegistryJSON.decodeUpdate(json(#"{"endpoint": "c:1", "labels": {"b": "2", "a": "1"}}"#))
+        #expect(update.endpoints == ["c:1"] && update.framework == nil && update.state == nil)
+        #expect(update.labels == [Label(key: "a", value: "1"), Label(key: "b", value: "2")])
+        #expect(try RegistryJSON.decodeUpdate(json(#"{"state": "serving"}"#)).state == .serving)
+        #expect(throws: RegistryFieldError(field: "", reason: "the update names no field to change")) {
+            try RegistryJSON.decodeUpdate(json("{}"))
+        }
+        #expect(
+            throws: RegistryFieldError(field: "inputs", reason: "cannot be changed; register a new version instead")
+        ) {
+            try RegistryJSON.decodeUpdate(json(#"{"inputs": []}"#))
+        }
+    }
+
+    @Test func encodesARecord() throws {
+        let spec = ModelVersionSpec(
+            name: "resnet", version: 1, framework: "onnxruntime", endpoints: ["triton-0:8001"],
+            inputs: [TensorSchema(name: "images", datatype: .fp32, shape: [-1, 3])], labels: ["team": "vision"])
+        var record = ModelVersionRecord(spec: spec, tenant: 7, now: Instant(nanoseconds: 1_700_000_000_123_456_789))
+        record.state = .serving
+        let expected =
+            #"{"name":"resnet","version":1,"framework":"onnxruntime","endpoint":"triton-0:8001","#
+            + #""endpoints":["triton-0:8001"],"inputs":[{"name":"images","datatype":"FP32","shape":[-1,3]}],"#
+            + #""outputs":[],"labels":{"team":"vision"},"state":"serving","resourceVersion":1,"#
+            + #""createdAtMs":1700000000123,"updatedAtMs":1700000000123}"#
+        #expect(RegistryJSON.encode(record).serialized() == expected)
+        // What it writes reads back as the same spec.
+        let again = try RegistryJSON.decodeCreate(
+            json(
+                #"{"name":"resnet","version":1,"framework":"onnxruntime","endpoints":["triton-0:8001"],"inputs":[{"name":"images","datatype":"FP32","shape":[-1,3]}],"labels":{"team":"vision"}}"#
+            ))
+        #expect(again.spec == spec)
+    }
+
+    @Test func decodesAFlatKServeRequest() throws {
+        let text = #"""
+            {"id": "42", "inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [1, 2.5, -3, 4]},
+                                    {"name": "t", "datatype": "BYTES", "shape": [2], "data": ["ab", "é"]}],
+             "outputs": [{"name": "y"}], "parameters": {"priority": 1}}
+            """#
+        let body = try InferenceJSON.decodeRequest(json(text))
+        #expect(body.id == "42" && body.outputs == ["y"])
+        #expect(
+            body.inputs[0]
+                == InferenceInputTensor(
+                    name: "x", datatype: .fp32, shape: [2, 2],
+                    data: TensorData(kind: .numbers, count: 4, minimum: -3, maximum: 4)))
+        #expect(body.inputs[1].data == TensorData(kind: .strings, count: 2, stringBytes: 4))
+    }
+
+    @Test func decodesNestedDataThatFollowsTheShape() throws {
+        let text = #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2, 3], "data": [[1, 2, 3], [4, 5, 6]]}]}"#
+        let tensor = try InferenceJSON.decodeRequest(json(text)).inputs[0]
+        #expect(tensor.data == TensorData(kind: .integers, count: 6, minimum: 1, maximum: 6))
+        let model = ModelVersionSpec(
+            name: "m", version: 1, framework: "f", endpoints: ["e"],
+            inputs: [TensorSchema(name: "x", datatype: .int32, shape: [-1, 3])])
+        #expect(InferenceValidation.validate(InferenceRequestBody(inputs: [tensor]), against: model) == nil)
+    }
+
+    @Test(arguments: [
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2, 3], "data": [[1, 2, 3], [4, 5]]}]}"#,
+            "inputs[0].data[1]", "has 2 elements; shape[1] is 3"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [3, 2], "data": [[1, 2], [3, 4]]}]}"#,
+            "inputs[0].data", "has 2 elements; shape[0] is 3"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2, 2], "data": [[1, 2], 3]}]}"#,
+            "inputs[0].data[1]", "must be an array: nested data follows the shape's 2 dimensions"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2], "data": [[1], [2]]}]}"#,
+            "inputs[0].data[0]", "must be a boolean, a number or a string; got an array"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [], "data": [[1]]}]}"#,
+            "inputs[0].data", "is nested deeper than the shape's 0 dimensions"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2], "data": [1, null]}]}"#,
+            "inputs[0].data[1]", "must be a boolean, a number or a string; got null"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "INT32", "shape": [2], "data": [1, "2"]}]}"#,
+            "inputs[0].data[1]", "is a string but the first element is a number"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "FP8", "shape": [1], "data": [1]}]}"#,
+            "inputs[0].datatype", "unknown datatype \"FP8\""
+        ),
+        (#"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1]}]}"#, "inputs[0].data", "is required"),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "parameters": {"binary_data_size": 4}}]}"#,
+            "inputs[0].data", "is required: binary tensor data is not supported"
+        ),
+        (#"{"inputs": [{"datatype": "FP32", "shape": [1], "data": [1]}]}"#, "inputs[0].name", "is required"),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1.5], "data": [1]}]}"#,
+            "inputs[0].shape[0]", "must be an integer; got a fraction or an exponent"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": 1}]}"#,
+            "inputs[0].data", "must be an array; got a number"
+        ),
+        (
+            #"{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "data": [1], "contents": 1}]}"#,
+            "inputs[0].contents", "is not a known field"
+        ),
+        (#"{"id": 7, "inputs": []}"#, "id", "must be a string; got a number"),
+        (#"{"model": "m"}"#, "model", "is not a known field"),
+        (#"{"outputs": []}"#, "inputs", "is required"),
+        (#"{"inputs": [], "outputs": [{"binary_data": true}]}"#, "outputs[0].binary_data", "is not a known field"),
+        (#"{"inputs": [], "parameters": []}"#, "parameters", "must be an object; got an array"),
+    ])
+    func refusesBadInferenceBodies(text: String, field: String, reason: String) throws {
+        #expect(try inferenceRefusal(text) == InferenceRequestError(field: field, reason: reason))
+    }
+
+    @Test func decodedDataFeedsValidation() throws {
+        let text = #"{"inputs": [{"name": "x", "datatype": "UINT8", "shape": [2], "data": [1, 300]}]}"#
+        let body = try InferenceJSON.decodeRequest(json(text))
+        let model = ModelVersionSpec(
+            name: "m", version: 1, framework: "f", endpoints: ["e"],
+            inputs: [TensorSchema(name: "x", datatype: .uint8, shape: [-1])])
+        #expect(
+            InferenceValidation.validate(body, against: model)?.description
+                == "inputs[0].data: holds values from 1 to 300, outside what UINT8 can represent")
+    }
+}
