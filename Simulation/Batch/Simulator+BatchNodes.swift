@@ -146,7 +146,7 @@ extension Simulator {
             } else if batch!.workers[fault.backend] == nil {
                 startWorker(fault.backend)
             }
-        case .crash, .hang, .slowdown, .errors, .partition, .loss, .delay, .limiterOutage: break
+        case .crash, .hang, .slowdown, .errors, .partition, .loss, .delay, .limiterOutage, .registryOutage: break
         }
     }
 }

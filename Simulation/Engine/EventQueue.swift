@@ -28,6 +28,14 @@ enum Message {
     case limitAnswer(LimitAnswer)
     /// Key store -> gateway: changed API keys and signing keys.
     case authUpdate(AuthUpdate)
+    /// Gateway's registry cache -> registry store: read a key.
+    case registryRead(RegistryCacheReadID, RegistryCacheKey)
+    /// Registry store -> gateway's registry cache.
+    case registryReply(RegistryStoreAnswer)
+    /// Registry store -> gateway's registry cache: a write touching this key was acknowledged.
+    case registryInvalidate(RegistryCacheKey)
+    /// Operator -> registry store.
+    case registryWrite(RegistryWrite)
 }
 
 /// Every message of the batch path. Its payloads (job records, commands) are large, so they wait in
@@ -108,6 +116,10 @@ enum Event {
     case collectorTimer(TimerID)
     /// A step of the scenario's key rotation: 0 rotate, 1 clients switch, 2 the old signing key goes.
     case authStep(Int)
+    /// A gateway resolves model metadata; the operator writes to the registry; a gateway's cache timer.
+    case registryLookup
+    case registryWrite
+    case registryTimer(gateway: Int)
 }
 
 /// What a batch client does later about one of its jobs.

@@ -25,6 +25,7 @@ extension Simulator {
         let hash = history.value
         var report = buildReport(hash: hash)
         report.batch = batchSummary()
+        report.registry = registrySummary()
         var outcome = RunOutcome(
             report: report, historyHash: hash, violationCount: oracles.violationCount,
             sometimesHits: oracles.sometimesHits)

@@ -137,6 +137,14 @@ extension Simulator {
             guard limiterDownSince < 0 else { return }
             let decision = limiterStore!.take(check, now: localNow(to))
             send(.limitAnswer(LimitAnswer(id: check.id, decision: decision)), from: to, to: from)
+        case .registryRead(let read, let key): registryRead(read, key, from: from)
+        case .registryReply(let answer):
+            record(node: to, kind: 65, id: answer.read.value)
+            driveCache(to - layout.gateway(0), .storeAnswered(answer.read, answer.result))
+        case .registryInvalidate(let key):
+            record(node: to, kind: 66, id: UInt64(key.version ?? 0))
+            driveCache(to - layout.gateway(0), .invalidate(key))
+        case .registryWrite(let write): registryWriteArrived(write)
         case .authUpdate(let update):
             record(node: to, kind: 11, id: UInt64(update.entries.count))
             let gateway = to - layout.gateway(0)

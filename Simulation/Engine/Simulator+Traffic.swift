@@ -200,6 +200,7 @@ extension Simulator {
         case .storeOutage, .storeSlow, .objectStoreErrors, .workerCrash, .workerShutdown, .rebalance:
             applyBatchFault(fault, starting: starting)
         case .limiterOutage: limiterDownSince = starting ? now : -1
+        case .registryOutage: registry!.down = starting
         case .partition, .loss, .delay:
             let forward = fault.nodes.0 * layout.count + fault.nodes.1
             let backward = fault.nodes.1 * layout.count + fault.nodes.0

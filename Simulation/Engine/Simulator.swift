@@ -57,6 +57,8 @@ public final class Simulator {
     var limiterDownSince: Int64 = -1
     /// Stored keys and signing keys, when the scenario has an `auth` section.
     var auth: AuthWorld?
+    /// The registry store and the gateways' caches, when the scenario has a `registry` section.
+    var registry: RegistryWorld?
 
     public init(scenario: Scenario, seed: UInt64, sabotage: Sabotage = []) {
         self.scenario = scenario
@@ -110,6 +112,10 @@ public final class Simulator {
             backendCount: scenario.backends.count)
         recoveredFrom = (scenario.faultsEnd + scenario.recoveryBound).nanoseconds
         batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000))
+        if let spec = scenario.registry {
+            registry = RegistryWorld(
+                spec: spec, gateways: scenario.gateways, sabotage: sabotage, random: root.split(stream: 5_000))
+        }
         if let auth {
             for (index, stream) in scenario.workload.enumerated() where stream.credential != .static {
                 streamCredentials[index] = credential(stream, auth)
@@ -128,6 +134,7 @@ public final class Simulator {
             queue.schedule(at: fault.end.nanoseconds, .fault(index: index, starting: false))
         }
         queue.schedule(at: 100_000_000, .deadlineSweep)
+        startRegistry()
         if let rotateAt = scenario.auth?.rotateAt {
             queue.schedule(at: rotateAt.nanoseconds, .authStep(0))
             queue.schedule(at: (rotateAt + scenario.auth!.switchAfter).nanoseconds, .authStep(1))
@@ -192,6 +199,9 @@ public final class Simulator {
         case .collectorTimer(let timer):
             record(node: layout.collector, kind: 55, id: timer.value)
             collector(.timerFired(timer))
+        case .registryLookup: registryLookup()
+        case .registryWrite: registryWrite()
+        case .registryTimer(let gateway): registryTimer(gateway)
         case .authStep(let step):
             record(node: layout.redis, kind: 56, id: UInt64(step))
             authStep(step)

@@ -104,7 +104,7 @@ enum SometimesIndex: Int {
     case breakerOpened, breakerHalfOpened, breakerReclosed, retrySent, retryRefusedByBudget, retryRefusedByDeadline
     case backendEjected, backendReadmitted, orchestratorEjected, requestRateLimited, requestTimedOut
     case requestUnavailable, networkDropped, networkDuplicated, networkReordered, backendOverloaded
-    case jobFenced, workerBackpressure, orphanDeleted, limiterFellBack, credentialRefused
+    case jobFenced, workerBackpressure, orphanDeleted, limiterFellBack, credentialRefused, registryServedStale
 }
 
 enum JSONSeconds {

@@ -16,6 +16,7 @@ public enum HTMLReport {
         page += header(report)
         page += HTMLTables.violations(report)
         page += HTMLTables.batch(report)
+        page += HTMLTables.registry(report)
         page += tiles(report)
         page += "<h2>Timeline</h2>" + (report.timeline.isEmpty ? "" : annotationLegend(charts))
         if report.timeline.isEmpty {

@@ -101,6 +101,22 @@ enum HTMLTables {
         return "<section class=\"card\" id=\"batch\"><h2>Batch jobs</h2>" + table(headers, [row]) + "</section>\n"
     }
 
+    /// How the gateways' registry caches answered, when the run had registry traffic.
+    static func registry(_ r: RunReport) -> String {
+        guard let g = r.registry else { return "" }
+        let row = [
+            ReportNumber.grouped(g.lookups), ReportNumber.grouped(g.hits), ReportNumber.grouped(g.misses),
+            ReportNumber.grouped(g.staleServed), ReportNumber.grouped(g.unavailable),
+            HTMLText.escape(ReportNumber.percent(Int(g.hitRatePartsPerMillion), of: 1_000_000)),
+            ReportNumber.grouped(g.writesRefused),
+        ]
+        let headers = [
+            "#lookups", "#hits", "#misses", "#served stale", "#unavailable", "cache hit rate", "#writes refused",
+        ]
+        return "<section class=\"card\" id=\"registry\"><h2>Registry cache</h2>" + table(headers, [row])
+            + "</section>\n"
+    }
+
     /// Sometimes-properties: states the scenario wants reached, and whether this run did.
     static func sometimes(_ r: RunReport) -> String {
         let rows = r.sometimes.prefix(maxRows).map { p -> [String] in

@@ -31,6 +31,7 @@ public struct RunReport: Codable, Sendable, Equatable {
     public var sometimes: [SometimesProperty]
     /// The batch path's figures, when the scenario has one.
     public var batch: BatchSummary? = nil
+    public var registry: RegistrySummary? = nil
 
     public init(
         scenario: String, description: String, seed: UInt64, sabotage: String?, historyHash: String, events: Int,
@@ -256,4 +257,17 @@ public struct BatchSummary: Codable, Sendable, Equatable {
         self.brokerLag = brokerLag
         self.orphansCollected = orphansCollected
     }
+}
+
+/// How the gateways' registry caches did: `cache_hit_rate` is hits over lookups.
+public struct RegistrySummary: Codable, Sendable, Equatable {
+    public var lookups: Int
+    public var hits: Int
+    public var misses: Int
+    public var staleServed: Int
+    public var unavailable: Int
+    /// Hits per 1 000 000 lookups, the `cache_hit_rate` metric as an integer.
+    public var hitRatePartsPerMillion: Int64
+    /// Operator writes the registry store refused while it was down.
+    public var writesRefused: Int
 }

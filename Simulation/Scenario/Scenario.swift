@@ -44,6 +44,8 @@ public struct Scenario: Sendable {
     public var canary: CanarySpec?
     /// Stored API keys and bearer tokens, and their rotation; nil: static keys only.
     public var auth: AuthSpec?
+    /// The model registry with the gateways' read-through caches; nil: no registry traffic.
+    public var registry: RegistrySpec?
 
     public var breaker = CircuitBreaker.Configuration()
     public var retry = RetryPolicy.Configuration()
@@ -158,6 +160,8 @@ public struct FaultSpec: Sendable {
         case rebalance
         /// The shared limiter store (Redis) stops answering.
         case limiterOutage
+        /// The registry store stops answering: cache reads time out, writes are refused.
+        case registryOutage
     }
     public var kind: Kind
     /// A backend index, or a node pair for partition and loss.

@@ -147,6 +147,11 @@ extension Scenario {
                     kind == .objectStoreErrors ? "objectstore" : kind == .rebalance ? "kafka" : "postgres"
                 fault.factor = try field.integer("factor", min: 1, max: 1_000, default: kind == .storeSlow ? 10 : 1)
                 fault.rate = try field.percent("percent", default: kind == .objectStoreErrors ? .percent(50) : .zero)
+            case .registryOutage:
+                guard scenario.registry != nil else {
+                    throw field.fail("kind", "registryOutage needs a `registry` section")
+                }
+                fault.targetName = "postgres"
             case .limiterOutage:
                 guard scenario.limiter != nil else {
                     throw field.fail("kind", "limiterOutage needs a `limiter` section")

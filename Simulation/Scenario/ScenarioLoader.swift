@@ -13,6 +13,7 @@ extension Scenario {
         "liveness-drained", "expectation", "job-terminal", "single-result", "result-visible",
         "no-result-unless-succeeded", "status-monotonic", "pool-bound", "idempotent-submit", "backlog-drain-rate",
         "orphans-collected", "limiter-policy", "tenant-isolation", "canary-verdict", "authentication",
+        "registry-staleness",
     ]
 
     /// The "sometimes" properties a run can report.
@@ -21,7 +22,7 @@ extension Scenario {
         "retry.refusedByDeadline", "backend.ejected", "backend.readmitted", "orchestrator.ejected",
         "request.rateLimited", "request.timedOut", "request.unavailable", "network.dropped", "network.duplicated",
         "network.reordered", "backend.overloaded", "job.fenced", "worker.backpressure", "orphan.deleted",
-        "limiter.fellBack", "credential.refused",
+        "limiter.fellBack", "credential.refused", "registry.servedStale",
     ]
 
     /// Loads and validates a scenario from JSON text; `file` names it in errors.
@@ -37,6 +38,7 @@ extension Scenario {
             "name", "description", "durationSeconds", "faultsEndSeconds", "recoveryBoundSeconds", "slo",
             "responseSlackMs", "bucketSeconds", "checks", "sometimes", "topology", "models", "backends", "network",
             "keys", "workload", "faults", "clocks", "expectations", "resilience", "batch", "limiter", "canary", "auth",
+            "registry",
         ])
         var scenario = Scenario()
         scenario.name = try root.string("name")
@@ -80,6 +82,7 @@ extension Scenario {
         try loadLimiter(root, into: &scenario)
         try loadCanary(root, into: &scenario)
         try loadAuth(root, into: &scenario)
+        try loadRegistry(root, into: &scenario)
         try loadResilience(root, into: &scenario)
         try loadFaults(root, into: &scenario)
         try loadClocks(root, into: &scenario)
@@ -235,5 +238,27 @@ extension Scenario {
             throw field.fail("switchAfterMs", "clients must switch before the grace period ends")
         }
         scenario.auth = auth
+    }
+
+    /// The `registry` section: registry content, lookup and write rates, the caches' lifetimes and the bound.
+    static func loadRegistry(_ root: FieldReader, into scenario: inout Scenario) throws(ScenarioError) {
+        guard let field = try root.object("registry") else { return }
+        try field.onlyKnown([
+            "models", "versions", "lookupsPerSecond", "writesPerSecond", "ttlSeconds", "staleServeMaxSeconds",
+            "readTimeoutMs", "stalenessBoundMs",
+        ])
+        var registry = RegistrySpec()
+        registry.models = Int(try field.integer("models", min: 1, max: 1_000, default: 4))
+        registry.versions = Int(try field.integer("versions", min: 1, max: 100, default: 3))
+        registry.lookupsPerSecond = try field.integer("lookupsPerSecond", min: 0, max: 1_000_000, default: 200)
+        registry.writesPerSecond = try field.integer("writesPerSecond", min: 0, max: 10_000, default: 2)
+        registry.cache.ttl = try field.seconds("ttlSeconds", default: registry.cache.ttl)
+        registry.cache.staleServeMax = try field.seconds("staleServeMaxSeconds", default: registry.cache.staleServeMax)
+        registry.cache.readTimeout = try field.milliseconds("readTimeoutMs", default: registry.cache.readTimeout)
+        registry.stalenessBound = try field.milliseconds("stalenessBoundMs", default: registry.stalenessBound)
+        guard registry.cache.ttl > .zero, registry.cache.readTimeout > .zero, registry.stalenessBound > .zero else {
+            throw field.fail("ttlSeconds", "ttlSeconds, readTimeoutMs and stalenessBoundMs must be greater than 0")
+        }
+        scenario.registry = registry
     }
 }

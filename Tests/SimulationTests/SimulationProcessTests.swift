@@ -12,6 +12,7 @@ import Testing
         "object-store-flaky", "duplicate-submit", "drain-on-shutdown", "backlog-burst", "mixed-batch-realtime",
         "zombie-worker", "limiter-outage-fail-open", "limiter-outage-fail-closed",
         "tenant-isolation", "canary-good", "canary-bad", "canary-slow", "canary-noisy-equal", "key-rotation",
+        "registry-outage",
     ]
 
     /// (sabotage, the scenario that must catch it, the invariant it must name).
@@ -33,6 +34,7 @@ import Testing
         ("no-rollback", "canary-bad", "canary-verdict"),
         ("no-rollback", "canary-slow", "canary-verdict"),
         ("accept-alg-none", "key-rotation", "authentication"),
+        ("stale-cache", "registry-outage", "registry-staleness"),
     ]
 
     @Test("every scenario passes seeds 1..50", arguments: scenarios)
