@@ -396,8 +396,9 @@ public struct CanaryController: Sendable, Equatable {
     mutating func start(
         stable stableVersion: Int, canary canaryVersion: Int, now: Instant, into actions: inout [Action]
     ) {
-        guard !isActive else { return }
-        precondition(stableVersion != canaryVersion, "a canary is a different version from stable")
+        // A canary is a different version from stable; a start naming one version twice is refused (ignored) like
+        // a start during an analysis, and the API answers it before it gets here.
+        guard !isActive, stableVersion != canaryVersion else { return }
         self.stableVersion = stableVersion
         self.canaryVersion = canaryVersion
         stable = SideCounts()
