@@ -29,7 +29,8 @@ import Testing
         #expect(scenario.name == "tiny")
         #expect(scenario.backends[0].concurrency == 8)
         #expect(scenario.workload[0].requestsPerSecond == 10)
-        #expect(scenario.layout.count == 10, "client, gateway, router, two orchestrators, b1, the four batch nodes")
+        #expect(
+            scenario.layout.count == 11, "client, gateway, router, two orchestrators, b1, the four batch nodes, redis")
     }
 
     @Test func shippedScenariosLoad() throws {
@@ -150,7 +151,9 @@ import Testing
         let scenario = try Scenario.load(json: text, file: "x.json")
         #expect(scenario.faults[0].nodes.0 == scenario.layout.collector)
         #expect(scenario.layout.collector == scenario.layout.objectStore + 1)
-        #expect(scenario.layout.count == scenario.layout.collector + 1)
+        #expect(scenario.layout.redis == scenario.layout.collector + 1)
+        #expect(scenario.layout.count == scenario.layout.redis + 1)
         #expect(scenario.nodeName(scenario.layout.collector) == "collector")
+        #expect(scenario.nodeName(scenario.layout.redis) == "redis")
     }
 }
