@@ -156,4 +156,33 @@ import Testing
         #expect(scenario.nodeName(scenario.layout.collector) == "collector")
         #expect(scenario.nodeName(scenario.layout.redis) == "redis")
     }
+
+    /// The minimal scenario with `section` added before `"keys"`.
+    func with(_ section: String) -> String {
+        Self.minimal.replacingOccurrences(of: "\"keys\"", with: section + ", \"keys\"")
+    }
+
+    @Test func limiterCanaryAuthAndRegistrySectionsNameTheirMistakes() {
+        #expect(
+            error(with("\"limiter\": {\"policy\": \"fail-sometimes\"}"))
+                == "x.json: limiter.policy: expected \"fail-open\" or \"fail-closed\", got \"fail-sometimes\"")
+        #expect(
+            error(with("\"canary\": {\"stable\": 1, \"canary\": 2, \"expect\": \"promote\", \"deadlineSeconds\": 5}"))
+                == "x.json: canary.canary: model m has no version 2")
+        #expect(
+            error(with("\"canary\": {\"stable\": 1, \"canary\": 1, \"expect\": \"promote\", \"deadlineSeconds\": 5}"))
+                == "x.json: canary.canary: must differ from stable")
+        #expect(
+            error(with("\"registry\": {\"ttlSeconds\": 0}"))
+                == "x.json: registry.ttlSeconds: ttlSeconds, readTimeoutMs and stalenessBoundMs must be greater than 0")
+        #expect(
+            error(with("\"auth\": {\"graceSeconds\": 1, \"switchAfterMs\": 2000}"))
+                == "x.json: auth.switchAfterMs: clients must switch before the grace period ends")
+        let tokenWithoutAuth = Self.minimal.replacingOccurrences(
+            of: "\"requestsPerSecond\": 10", with: "\"requestsPerSecond\": 10, \"credential\": \"token\"")
+        #expect(error(tokenWithoutAuth) == "x.json: workload[0].credential: needs an `auth` section")
+        let outageWithoutLimiter = with(
+            "\"faults\": [{\"kind\": \"limiterOutage\", \"fromSeconds\": 0, \"toSeconds\": 1}]")
+        #expect(error(outageWithoutLimiter) == "x.json: faults[0].kind: limiterOutage needs a `limiter` section")
+    }
 }
