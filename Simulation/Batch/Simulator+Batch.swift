@@ -6,7 +6,8 @@ import PlatformCore
 
 extension Simulator {
     static func makeBatchWorld(
-        _ scenario: Scenario, _ deployment: Deployment, _ sabotage: Sabotage, _ root: SeededRandom
+        _ scenario: Scenario, _ deployment: Deployment, _ sabotage: Sabotage, _ root: SeededRandom,
+        auth: AuthWorld? = nil
     )
         -> BatchWorld?
     {
@@ -24,6 +25,11 @@ extension Simulator {
         for index in 0..<scenario.gateways {
             var configuration = JobFrontend.Configuration()
             configuration.keys = Simulator.apiKeys(scenario)
+            if let auth {
+                configuration.apiKeys = auth.store
+                configuration.secretDigest = auth.digest
+                configuration.bearer = auth.bearer(firstKey: true, secondKey: false)
+            }
             configuration.deployment = deployment
             configuration.partitionCount = spec.partitions
             configuration.frontendIndex = index

@@ -156,6 +156,11 @@ extension Simulator {
                 gateways[gateway].handle(.bearerKeysChanged(bearer), now: localNow(to), into: &gatewayActions)
             }
             performGateway(gateway)
+            // The gateway's batch side authenticates with the same keys.
+            if batch != nil {
+                if !update.entries.isEmpty { frontend(gateway, .apiKeysChanged(update.entries)) }
+                if let bearer = update.bearer { frontend(gateway, .bearerKeysChanged(bearer)) }
+            }
         case .limitAnswer(let answer):
             record(node: to, kind: 10, id: answer.id.value)
             let gateway = to - layout.gateway(0)

@@ -111,7 +111,7 @@ public final class Simulator {
             duration: scenario.duration, bucket: scenario.bucket, keyCount: scenario.keys.count,
             backendCount: scenario.backends.count)
         recoveredFrom = (scenario.faultsEnd + scenario.recoveryBound).nanoseconds
-        batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000))
+        batch = Simulator.makeBatchWorld(scenario, deployment, sabotage, root.split(stream: 3_000), auth: auth)
         if let spec = scenario.registry {
             registry = RegistryWorld(
                 spec: spec, gateways: scenario.gateways, sabotage: sabotage, random: root.split(stream: 5_000))

@@ -42,6 +42,10 @@ public enum BatchOutcome: Sendable, Hashable {
 public struct JobFrontend: Sendable {
     public struct Configuration: Sendable {
         public var keys: [Gateway.APIKey] = []
+        /// Stored API keys and bearer tokens, as the gateway takes them (see `Authenticator`).
+        public var apiKeys: APIKeyStore?
+        public var secretDigest: (any SecretDigest)?
+        public var bearer: (any BearerAuthenticator)?
         public var deployment = Deployment(models: [], backendCount: 0)
         public var partitionCount: Int = 8
         public var itemsMax: Int = 10_000
@@ -76,6 +80,10 @@ public struct JobFrontend: Sendable {
         case published(batch: UInt64, succeeded: Bool)
         /// A timer the frontend set has fired.
         case timerFired(TimerID)
+        /// Stored API keys changed: the gateway's replica takes them.
+        case apiKeysChanged([APIKeyEntry])
+        /// The token signing keys changed.
+        case bearerKeysChanged(any BearerAuthenticator)
     }
 
     /// What the batch frontend asks its shell to do.
@@ -115,7 +123,7 @@ public struct JobFrontend: Sendable {
     }
 
     public let configuration: Configuration
-    let keyTable: APIKeyTable
+    var authenticator: Authenticator
     var pending = IdentifierTable<Pending>(capacity: 256)
     var publishers: [Publisher]
     var sequence: UInt64 = 0
@@ -127,7 +135,9 @@ public struct JobFrontend: Sendable {
         precondition(configuration.publishBatchMax >= 1, "publishBatchMax must be >= 1")
         precondition(configuration.publishTimeout > .zero, "publishTimeout must be > 0")
         self.configuration = configuration
-        keyTable = APIKeyTable(configuration.keys)
+        authenticator = Authenticator(
+            keys: configuration.keys, apiKeys: configuration.apiKeys, secretDigest: configuration.secretDigest,
+            bearer: configuration.bearer)
         publishers = Array(repeating: Publisher(), count: configuration.partitionCount)
     }
 
@@ -147,22 +157,26 @@ public struct JobFrontend: Sendable {
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         switch input {
-        case .submit(let submission): submit(submission, into: &actions)
+        case .submit(let submission): submit(submission, now: now, into: &actions)
         case .getJob(let request, let credential, let job):
-            guard let tenant = authorize(request, credential, into: &actions) else { return }
+            guard let tenant = authorize(request, credential, now: now, into: &actions) else { return }
             send(.get(job, tenant: tenant), for: request, into: &actions)
         case .cancelJob(let request, let credential, let job):
-            guard let tenant = authorize(request, credential, into: &actions) else { return }
+            guard let tenant = authorize(request, credential, now: now, into: &actions) else { return }
             send(.cancel(job, tenant: tenant), for: request, into: &actions)
         case .storeReplied(let id, let reply): storeReplied(id, reply, now: now, into: &actions)
         case .storeFailed(let id, _): retryOrGiveUp(id, now: now, into: &actions)
         case .published(let batch, let succeeded): published(batch, succeeded, now: now, into: &actions)
         case .timerFired(let timer): timerFired(timer, now: now, into: &actions)
+        case .apiKeysChanged(let entries): authenticator.apiKeysChanged(entries)
+        case .bearerKeysChanged(let bearer): authenticator.bearerKeysChanged(bearer)
         }
     }
 
-    mutating func submit(_ submission: BatchSubmission, into actions: inout [Action]) {
-        guard let tenant = authorize(submission.request, submission.credential, into: &actions) else { return }
+    mutating func submit(_ submission: BatchSubmission, now: Instant, into actions: inout [Action]) {
+        guard let tenant = authorize(submission.request, submission.credential, now: now, into: &actions) else {
+            return
+        }
         guard let model = configuration.deployment.model(submission.model),
             submission.itemCount >= 1, submission.itemCount <= configuration.itemsMax,
             submission.version == 0 || model.version(submission.version) != nil
@@ -182,8 +196,10 @@ public struct JobFrontend: Sendable {
     }
 
     /// The tenant of a credential allowed to use the batch API, or nil after answering 401/403.
-    mutating func authorize(_ request: RequestID, _ credential: String, into actions: inout [Action]) -> Int? {
-        switch keyTable.authorize(credential) {
+    mutating func authorize(_ request: RequestID, _ credential: String, now: Instant, into actions: inout [Action])
+        -> Int?
+    {
+        switch authenticator.authorize(credential, scope: .batch, now: now) {
         case .allowed(let tenant): return tenant
         case .refused(let kind):
             actions.append(.respond(request, .failed(kind, retryAfter: .zero)))

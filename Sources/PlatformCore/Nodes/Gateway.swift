@@ -103,9 +103,7 @@ public struct Gateway: Sendable {
 
     public let configuration: Configuration
     var limiter: RateLimiter
-    let keyTable: APIKeyTable
-    var apiKeys: APIKeyStore?
-    var bearer: (any BearerAuthenticator)?
+    var authenticator: Authenticator
     var pending = IdentifierTable<Pending>(capacity: 1_024)
     var awaitingLimit = IdentifierTable<AwaitingLimit>(capacity: 64)
     /// Guards the limiter store (shared mode only).
@@ -116,9 +114,9 @@ public struct Gateway: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
-        keyTable = APIKeyTable(configuration.keys)
-        apiKeys = configuration.apiKeys
-        bearer = configuration.bearer
+        authenticator = Authenticator(
+            keys: configuration.keys, apiKeys: configuration.apiKeys, secretDigest: configuration.secretDigest,
+            bearer: configuration.bearer)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
         if case .shared(let settings) = configuration.rateLimitMode {
             limiterBreaker = CircuitBreaker(configuration: settings.breaker)
@@ -171,15 +169,14 @@ public struct Gateway: Sendable {
             guard pending.removeValue(forKey: id.value) != nil else { return }
             respond(id, .failed(.timeout, retryAfter: .zero), into: &actions)
         case .limiterAnswered(let answer): limiterAnswered(answer, now: now, into: &actions)
-        case .apiKeysChanged(let entries):
-            for entry in entries { apiKeys?.upsert(entry) }
-        case .bearerKeysChanged(let authenticator): bearer = authenticator
+        case .apiKeysChanged(let entries): authenticator.apiKeysChanged(entries)
+        case .bearerKeysChanged(let bearer): authenticator.bearerKeysChanged(bearer)
         }
     }
 
     mutating func accept(_ request: InferenceRequest, now: Instant, into actions: inout [Action]) {
         let keyIndex: Int
-        switch authorize(request.credential, now: now) {
+        switch authenticator.authorize(request.credential, scope: .infer, now: now) {
         case .allowed(let index): keyIndex = index
         case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
@@ -210,32 +207,6 @@ public struct Gateway: Sendable {
                 .setTimer(
                     TimerID(request.id.value | Gateway.limiterTimerBit), at: min(now + settings.timeout, deadline)))
         }
-    }
-
-    /// Which tenant (index into `keys`) a credential speaks for, and whether it may call inference: a stored API
-    /// key (`aip_…`), a bearer token (three dot-separated parts) or a static key. Every refusal of a credential
-    /// is a 401 with no detail; a valid one without the `infer` scope is a 403.
-    func authorize(_ credential: String, now: Instant) -> APIKeyTable.Authorization {
-        if let apiKeys, let digest = configuration.secretDigest, credential.hasPrefix(APIKeyStore.credentialPrefix) {
-            guard case .valid(let principal) = apiKeys.authenticate(credential, now: now, digest: digest),
-                principal.tenant >= 0, principal.tenant < configuration.keys.count
-            else { return .refused(.unauthorized) }
-            return principal.scopes.contains(.infer) ? .allowed(keyIndex: principal.tenant) : .refused(.forbidden)
-        }
-        if let bearer, Gateway.looksLikeToken(credential) {
-            guard case .accepted(let principal) = bearer.authenticate(bearer: credential, now: now),
-                let tenant = configuration.keys.firstIndex(where: { $0.name == principal.tenant })
-            else { return .refused(.unauthorized) }
-            return principal.has(scope: "infer") ? .allowed(keyIndex: tenant) : .refused(.forbidden)
-        }
-        return keyTable.authorize(credential)
-    }
-
-    /// A compact JWS has exactly two dots.
-    static func looksLikeToken(_ credential: String) -> Bool {
-        var dots = 0
-        for byte in credential.utf8 where byte == 0x2E { dots += 1 }
-        return dots == 2
     }
 
     /// Local mode, and fail-open's fallback: the gateway's own share of the key's limit decides.
