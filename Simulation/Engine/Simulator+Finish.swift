@@ -26,6 +26,7 @@ extension Simulator {
         var report = buildReport(hash: hash)
         report.batch = batchSummary()
         report.registry = registrySummary()
+        if scenario.canary != nil { report.canaryDecisions = oracles.canaryAudit }
         var outcome = RunOutcome(
             report: report, historyHash: hash, violationCount: oracles.violationCount,
             sometimesHits: oracles.sometimesHits)

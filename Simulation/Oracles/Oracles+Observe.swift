@@ -22,6 +22,7 @@ extension Oracles {
             }
         case .canaryDecided(_, let decision):
             rolloutDecisions += 1
+            if canaryAudit.count < 1_000 { canaryAudit.append(CanaryAuditRow(decision, at: time)) }
             switch decision.verdict {
             case .promoted, .rolledBack:
                 if rolloutVerdict == nil { rolloutVerdict = (decision.verdict, time, rolloutExcess()) }

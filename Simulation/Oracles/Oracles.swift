@@ -38,6 +38,8 @@ struct Oracles {
     var rolloutStable = (samples: Int64(0), failures: Int64(0))
     var rolloutCanary = (samples: Int64(0), failures: Int64(0))
     var rolloutDecisions = 0
+    /// The controller's audit log (the first 1 000 decisions).
+    var canaryAudit: [CanaryAuditRow] = []
     var rolloutVerdict: (verdict: CanaryDecision.Verdict, at: Int64, excess: Int64)?
     /// The request the gateway last said its limiter outage policy decided, and that policy.
     var limiterFallback: (id: RequestID, policy: LimiterPolicy)?

@@ -17,6 +17,7 @@ public enum HTMLReport {
         page += HTMLTables.violations(report)
         page += HTMLTables.batch(report)
         page += HTMLTables.registry(report)
+        page += HTMLTables.canary(report)
         page += tiles(report)
         page += "<h2>Timeline</h2>" + (report.timeline.isEmpty ? "" : annotationLegend(charts))
         if report.timeline.isEmpty {

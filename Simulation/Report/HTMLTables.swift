@@ -117,6 +117,34 @@ enum HTMLTables {
             + "</section>\n"
     }
 
+    /// The canary controller's audit log: every decision with its evidence.
+    static func canary(_ r: RunReport) -> String {
+        guard let decisions = r.canaryDecisions else { return "" }
+        let rows = decisions.prefix(maxRows).map { d -> [String] in
+            let final = d.verdict.hasPrefix("promoted") || d.verdict.hasPrefix("rolled back")
+            return [
+                JSONSeconds.format(Int64(d.atSeconds * 1e9)),
+                (final ? "<strong>" : "<span>") + HTMLText.escape(d.verdict, limit: 80)
+                    + (final ? "</strong>" : "</span>"),
+                "\(d.canaryWeightBasisPoints / 100)%",
+                "\(ReportNumber.grouped(Int(d.stableSamples))) / \(ReportNumber.grouped(Int(d.stableFailures)))",
+                "\(ReportNumber.grouped(Int(d.canarySamples))) / \(ReportNumber.grouped(Int(d.canaryFailures)))",
+                ReportNumber.ms(d.stableP95Ms) + " / " + ReportNumber.ms(d.canaryP95Ms) + " ms",
+                ReportNumber.fixed(Double(d.errorZMilli) / 1000, 2) + " / "
+                    + ReportNumber.fixed(Double(d.errorThresholdMilli) / 1000, 2),
+                "\(d.latencyExceedances) / \(d.latencyCriticalCount)",
+                "\(d.excessFailures) / \(d.errorAllowance)",
+            ]
+        }
+        let headers = [
+            "time", "decision", "canary weight", "stable n / failed", "canary n / failed", "p95 stable / canary",
+            "error z / threshold", "slow / critical", "excess failures / allowance",
+        ]
+        let body = rows.isEmpty ? "<p class=\"empty\">No decisions.</p>" : table(headers, Array(rows))
+        return "<section class=\"card\" id=\"canary\"><h2>Canary analysis (audit log)</h2>" + body
+            + more(decisions.count, shown: rows.count, what: "decisions") + "</section>\n"
+    }
+
     /// Sometimes-properties: states the scenario wants reached, and whether this run did.
     static func sometimes(_ r: RunReport) -> String {
         let rows = r.sometimes.prefix(maxRows).map { p -> [String] in

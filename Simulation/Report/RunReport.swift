@@ -2,6 +2,8 @@
 // series the HTML report draws. Plain values, encoded with sorted keys so the same run always
 // writes the same bytes.
 
+import PlatformCore
+
 /// A whole run, as written to `report.json` and drawn in `report.html`.
 public struct RunReport: Codable, Sendable, Equatable {
     public var scenario: String
@@ -32,6 +34,8 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// The batch path's figures, when the scenario has one.
     public var batch: BatchSummary? = nil
     public var registry: RegistrySummary? = nil
+    /// The canary controller's audit log, when the run had a rollout.
+    public var canaryDecisions: [CanaryAuditRow]? = nil
 
     public init(
         scenario: String, description: String, seed: UInt64, sabotage: String?, historyHash: String, events: Int,
@@ -270,4 +274,67 @@ public struct RegistrySummary: Codable, Sendable, Equatable {
     public var hitRatePartsPerMillion: Int64
     /// Operator writes the registry store refused while it was down.
     public var writesRefused: Int
+}
+
+/// One decision of the canary controller and the evidence it was taken on.
+public struct CanaryAuditRow: Codable, Sendable, Equatable {
+    public var atSeconds: Double
+    /// `started`, `held: …`, `stepped up`, `promoted`, `rolled back: …`, `paused`, `resumed`.
+    public var verdict: String
+    public var step: Int
+    public var stableWeightBasisPoints: Int64
+    public var canaryWeightBasisPoints: Int64
+    public var stableSamples: Int64
+    public var stableFailures: Int64
+    public var stableP95Ms: Double
+    public var canarySamples: Int64
+    public var canaryFailures: Int64
+    public var canaryP95Ms: Double
+    /// The error test's z-score and the threshold it must reach, in thousandths.
+    public var errorZMilli: Int64
+    public var errorThresholdMilli: Int64
+    /// Canary requests slower than stable p95 × (1 + tolerance), and the count at which the latency test rejects.
+    public var latencyExceedances: Int64
+    public var latencyCriticalCount: Int64
+    /// Canary failures beyond what stable's rate plus the margin predicts, and the allowance.
+    public var excessFailures: Int64
+    public var errorAllowance: Int64
+
+    init(_ decision: CanaryDecision, at time: Int64) {
+        atSeconds = Double(time) / 1e9
+        verdict = CanaryAuditRow.describe(decision.verdict)
+        step = decision.step
+        stableWeightBasisPoints = decision.stableWeight
+        canaryWeightBasisPoints = decision.canaryWeight
+        let evidence = decision.evidence
+        stableSamples = evidence.stable.samples
+        stableFailures = evidence.stable.failures
+        stableP95Ms = Double(evidence.stable.p95.nanoseconds) / 1e6
+        canarySamples = evidence.canary.samples
+        canaryFailures = evidence.canary.failures
+        canaryP95Ms = Double(evidence.canary.p95.nanoseconds) / 1e6
+        errorZMilli = evidence.errorStatisticMilli
+        errorThresholdMilli = evidence.errorThresholdMilli
+        latencyExceedances = evidence.latencyExceedances
+        latencyCriticalCount = evidence.latencyCriticalCount
+        excessFailures = evidence.excessFailures
+        errorAllowance = evidence.errorAllowance
+    }
+
+    static func describe(_ verdict: CanaryDecision.Verdict) -> String {
+        switch verdict {
+        case .started: "started"
+        case .held(.holdTimeRemaining): "held: hold time remaining"
+        case .held(.insufficientSamples): "held: too few samples"
+        case .steppedUp: "stepped up"
+        case .promoted(let manual): manual ? "promoted by an operator" : "promoted"
+        case .rolledBack(.errorRate): "rolled back: error rate"
+        case .rolledBack(.latency): "rolled back: p95 latency"
+        case .rolledBack(.errorAllowance): "rolled back: error allowance spent"
+        case .rolledBack(.deadline): "rolled back: deadline without enough samples"
+        case .rolledBack(.aborted): "rolled back by an operator"
+        case .paused: "paused"
+        case .resumed: "resumed"
+        }
+    }
 }

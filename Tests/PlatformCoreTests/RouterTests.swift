@@ -145,3 +145,62 @@ import Testing
         #expect(machine.pendingCount == 0)
     }
 }
+
+/// The router running a canary rollout: the controller starts with the router, its weights become the model's
+/// split, failures of the canary reach it, and an operator's abort sends everything back to stable.
+@Suite struct RouterRolloutTests {
+    func router() -> Router {
+        var configuration = Router.Configuration()
+        configuration.deployment = Deployment(
+            models: [
+                Deployment.Model(
+                    name: "m",
+                    versions: [
+                        Deployment.Version(number: 1, state: .serving, weight: 100, backends: [BackendID(0)]),
+                        Deployment.Version(number: 2, state: .canary, weight: 0, backends: [BackendID(1)]),
+                    ], inputElementsMax: 100)
+            ], backendCount: 2)
+        var controller = CanaryController.Configuration()
+        controller.stepsBasisPoints = [5_000, 10_000]
+        controller.holdPerStep = .seconds(10)
+        controller.lookInterval = .seconds(5)
+        controller.minimumSamplesPerSide = 10
+        configuration.rollout = Router.Rollout(model: ModelID(0), stable: 1, canary: 2, controller: controller)
+        return Router(configuration: configuration)
+    }
+
+    func routedVersions(_ actions: [Router.Action]) -> [Int] {
+        actions.compactMap { if case .execute(let request, _) = $0 { request.version } else { nil } }
+    }
+
+    @Test func theRolloutSplitsTrafficAndAnAbortReturnsItToStable() {
+        var machine = router()
+        var actions: [Router.Action] = []
+        for id in UInt64(1)...200 {
+            machine.handle(
+                .route(
+                    RouteRequest(
+                        id: RequestID(id), model: ModelID(0), version: 0, stickyKey: 0, inputElements: 4,
+                        budget: .seconds(1)), fromGateway: 0), now: Instant(nanoseconds: Int64(id)), into: &actions)
+        }
+        let versions = routedVersions(actions)
+        #expect(machine.canaryPhase == .analysing(step: 0))
+        #expect(versions.filter { $0 == 2 }.count > 60 && versions.filter { $0 == 1 }.count > 60, "a 50/50 split")
+        #expect(
+            actions.contains {
+                if case .observe(.canaryDecided(_, let d)) = $0 { d.verdict == .started } else { false }
+            })
+        actions.removeAll()
+        machine.handle(.canaryOverride(.abort), now: Instant(nanoseconds: 1_000_000_000), into: &actions)
+        #expect(machine.canaryPhase == .rolledBack(.aborted))
+        actions.removeAll()
+        for id in UInt64(1_000)...1_050 {
+            machine.handle(
+                .route(
+                    RouteRequest(
+                        id: RequestID(id), model: ModelID(0), version: 0, stickyKey: 0, inputElements: 4,
+                        budget: .seconds(1)), fromGateway: 0), now: Instant(nanoseconds: 2_000_000_000), into: &actions)
+        }
+        #expect(Set(routedVersions(actions)) == [1])
+    }
+}
