@@ -92,10 +92,7 @@ extension Simulator {
         switch message {
         case .request(let request):
             record(node: to, kind: 1, id: request.id.value)
-            let gateway = to - layout.gateway(0)
-            gatewayActions.removeAll(keepingCapacity: true)
-            gateways[gateway].handle(.request(request), now: localNow(to), into: &gatewayActions)
-            performGateway(gateway)
+            gateway(to - layout.gateway(0), .request(request))
         case .response(let response):
             record(node: to, kind: 2, id: response.id.value)
             clientReceived(response)
@@ -106,10 +103,7 @@ extension Simulator {
             performRouter()
         case .routeReply(let reply):
             record(node: to, kind: 4, id: reply.id.value)
-            let gateway = to - layout.gateway(0)
-            gatewayActions.removeAll(keepingCapacity: true)
-            gateways[gateway].handle(.routerReplied(reply), now: localNow(to), into: &gatewayActions)
-            performGateway(gateway)
+            gateway(to - layout.gateway(0), .routerReplied(reply))
         case .execute(let request):
             record(node: to, kind: 5, id: request.id.value)
             let orchestrator = to - layout.orchestrator(0)
@@ -148,14 +142,8 @@ extension Simulator {
         case .authUpdate(let update):
             record(node: to, kind: 11, id: UInt64(update.entries.count))
             let gateway = to - layout.gateway(0)
-            gatewayActions.removeAll(keepingCapacity: true)
-            if !update.entries.isEmpty {
-                gateways[gateway].handle(.apiKeysChanged(update.entries), now: localNow(to), into: &gatewayActions)
-            }
-            if let bearer = update.bearer {
-                gateways[gateway].handle(.bearerKeysChanged(bearer), now: localNow(to), into: &gatewayActions)
-            }
-            performGateway(gateway)
+            if !update.entries.isEmpty { self.gateway(gateway, .apiKeysChanged(update.entries)) }
+            if let bearer = update.bearer { self.gateway(gateway, .bearerKeysChanged(bearer)) }
             // The gateway's batch side authenticates with the same keys.
             if batch != nil {
                 if !update.entries.isEmpty { frontend(gateway, .apiKeysChanged(update.entries)) }
@@ -163,10 +151,7 @@ extension Simulator {
             }
         case .limitAnswer(let answer):
             record(node: to, kind: 10, id: answer.id.value)
-            let gateway = to - layout.gateway(0)
-            gatewayActions.removeAll(keepingCapacity: true)
-            gateways[gateway].handle(.limiterAnswered(answer), now: localNow(to), into: &gatewayActions)
-            performGateway(gateway)
+            gateway(to - layout.gateway(0), .limiterAnswered(answer))
         }
     }
 
@@ -176,16 +161,20 @@ extension Simulator {
             router.handle(.timerFired(timer), now: localNow(node), into: &routerActions)
             performRouter()
         } else if node < layout.router {
-            let gateway = node - layout.gateway(0)
-            gatewayActions.removeAll(keepingCapacity: true)
-            gateways[gateway].handle(.timerFired(timer), now: localNow(node), into: &gatewayActions)
-            performGateway(gateway)
+            gateway(node - layout.gateway(0), .timerFired(timer))
         } else {
             let orchestrator = node - layout.orchestrator(0)
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.timerFired(timer), now: localNow(node), into: &orchestratorActions)
             performOrchestrator(orchestrator)
         }
+    }
+
+    /// Feeds one input to a gateway at its own clock's time and performs what it asks.
+    @inline(__always) func gateway(_ index: Int, _ input: Gateway.Input) {
+        gatewayActions.removeAll(keepingCapacity: true)
+        gateways[index].handle(input, now: localNow(layout.gateway(index)), into: &gatewayActions)
+        performGateway(index)
     }
 
     func performGateway(_ gateway: Int) {

@@ -7,22 +7,9 @@ import Testing
 @testable import PlatformCore
 
 @Suite struct GatewaySharedLimitTests {
+    /// The transcript tests' gateway (key "good": 60 a minute, burst 2) with a shared limiter store.
     func gateway(_ policy: LimiterPolicy, sabotage: Sabotage = []) -> Gateway {
-        var configuration = Gateway.Configuration()
-        configuration.keys = [Gateway.APIKey(credential: "sk-good", name: "good")]
-        configuration.rateLimits.overrides = [
-            RateLimiter.Override(key: "good", rate: TokenBucket.Rate(requests: 60, per: .minutes(1)), burst: 2)
-        ]
-        configuration.rateLimitMode = .shared(SharedLimitSettings(policy: policy))
-        configuration.deployment = Deployment(
-            models: [
-                Deployment.Model(
-                    name: "m",
-                    versions: [Deployment.Version(number: 1, state: .serving, weight: 1, backends: [BackendID(0)])],
-                    inputElementsMax: 100)
-            ], backendCount: 1)
-        configuration.sabotage = sabotage
-        return Gateway(configuration: configuration)
+        GatewayTests().gateway(sabotage: sabotage) { $0.rateLimitMode = .shared(SharedLimitSettings(policy: policy)) }
     }
 
     func request(_ id: UInt64) -> InferenceRequest {
