@@ -169,12 +169,20 @@ public enum RegistryJSON {
         return ModelVersionSpec.sorted(labels)
     }
 
-    static func decodeState(_ value: JSONValue?) throws(RegistryFieldError) -> VersionState? {
-        guard let name = try JSONFields.string(value, path: "state") else { return nil }
+    static func decodeState(_ value: JSONValue?, path: String = "state") throws(RegistryFieldError) -> VersionState? {
+        guard let name = try JSONFields.string(value, path: path) else { return nil }
         guard let state = VersionState.allCases.first(where: { $0.name == name }) else {
             let known = VersionState.allCases.map(\.name).joined(separator: ", ")
-            throw RegistryFieldError(field: "state", reason: "unknown state \"\(name)\"; expected one of \(known)")
+            throw RegistryFieldError(field: path, reason: "unknown state \"\(name)\"; expected one of \(known)")
         }
+        return state
+    }
+
+    /// The body of `POST …/transition`: `{"to": "<state>"}`, nothing else.
+    public static func decodeTransition(_ body: JSONValue) throws(RegistryFieldError) -> VersionState {
+        let members = try JSONFields.object(body, path: "")
+        try JSONFields.refuseUnknown(members, allowed: ["to"], path: "")
+        guard let state = try decodeState(body["to"], path: "to") else { throw missing("to") }
         return state
     }
 }

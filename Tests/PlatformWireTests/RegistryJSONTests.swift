@@ -139,6 +139,20 @@ private func inferenceRefusal(_ text: String) throws -> InferenceRequestError? {
         }
     }
 
+    @Test func decodesTransitionBodies() throws {
+        #expect(try RegistryJSON.decodeTransition(json(#"{"to": "staging"}"#)) == .staging)
+        #expect(throws: RegistryFieldError(field: "to", reason: "is required")) {
+            try RegistryJSON.decodeTransition(json("{}"))
+        }
+        var unknown: RegistryFieldError?
+        let live = try json(#"{"to": "live"}"#)
+        do { _ = try RegistryJSON.decodeTransition(live) } catch { unknown = error }
+        #expect(unknown?.field == "to" && unknown?.reason.hasPrefix("unknown state \"live\"") == true)
+        #expect(throws: RegistryFieldError.self) {
+            try RegistryJSON.decodeTransition(json(#"{"to": "staging", "x": 1}"#))
+        }
+    }
+
     @Test func encodesARecord() throws {
         let spec = ModelVersionSpec(
             name: "resnet", version: 1, framework: "onnxruntime", endpoints: ["triton-0:8001"],
