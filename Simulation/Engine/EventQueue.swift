@@ -115,7 +115,8 @@ struct ScheduledEvent {
 
 /// A min-heap of scheduled events, four children per node (half the levels of a binary heap). The
 /// heap holds only plain 16-byte entries, so a node's four children share one cache line; payloads
-/// wait in a slab of reusable slots, moved once in and once out.
+/// wait in a slab of reusable slots, moved once in and once out. The heap lives in memory the queue
+/// owns (no array: no uniqueness or bounds checks per step), and an entry compares as one 128-bit key.
 struct EventQueue: ~Copyable {
     /// The sequence number (high 40 bits) and the payload slot (low 24 bits) share one word: sequence
     /// numbers are unique, so ordering by the word orders by sequence.
@@ -124,68 +125,87 @@ struct EventQueue: ~Copyable {
         var order: UInt64
         var sequence: UInt64 { order >> 24 }
         var slot: Int { Int(order & 0xFF_FFFF) }
+        /// (time, order) as one unsigned number: the time's sign bit flipped, so signed order survives.
+        @inline(__always) var key: UInt128 {
+            UInt128(UInt64(bitPattern: time) ^ 1 << 63) << 64 | UInt128(order)
+        }
     }
 
-    private var heap: [Entry] = []
+    private var heap: UnsafeMutablePointer<Entry>
+    private var heapCapacity: Int
+    private(set) var count = 0
     private var payloads = Slab<Event>(capacity: 4_096)
     private var nextSequence: UInt64 = 0
 
-    var count: Int { heap.count }
-    var isEmpty: Bool { heap.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
     init() {
-        heap.reserveCapacity(4_096)
+        heapCapacity = 4_096
+        heap = .allocate(capacity: heapCapacity)
     }
 
-    @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && a.order < b.order)
-    }
+    deinit { heap.deallocate() }
+
+    @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool { a.key < b.key }
 
     mutating func schedule(at time: Int64, _ event: consuming Event) {
         nextSequence &+= 1
         precondition(nextSequence < 1 << 40, "more than 2^40 events scheduled")
         let slot = payloads.insert(event)
         precondition(slot < 1 << 24, "more than 2^24 events pending")
-        heap.append(Entry(time: time, order: nextSequence << 24 | UInt64(slot)))
-        var child = heap.count - 1
-        heap.withUnsafeMutableBufferPointer { heap in
-            let item = heap[child]
-            while child > 0 {
-                let parent = (child - 1) >> 2
-                if !EventQueue.before(item, heap[parent]) { break }
-                heap[child] = heap[parent]
-                child = parent
-            }
-            heap[child] = item
+        if count == heapCapacity { growHeap() }
+        let item = Entry(time: time, order: nextSequence << 24 | UInt64(slot))
+        var child = count
+        count += 1
+        while child > 0 {
+            let parent = (child - 1) >> 2
+            if !EventQueue.before(item, heap[parent]) { break }
+            heap[child] = heap[parent]
+            child = parent
         }
+        heap[child] = item
     }
 
     mutating func popFirst() -> ScheduledEvent? {
-        guard !heap.isEmpty else { return nil }
+        guard count > 0 else { return nil }
         let first = heap[0]
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap.withUnsafeMutableBufferPointer { heap in
-                let count = heap.count
-                var parent = 0
-                while true {
-                    let first = 4 * parent + 1
-                    if first >= count { break }
-                    var child = first
-                    let end = min(first + 4, count)
-                    var candidate = first + 1
-                    while candidate < end {
-                        if EventQueue.before(heap[candidate], heap[child]) { child = candidate }
-                        candidate += 1
-                    }
-                    if !EventQueue.before(heap[child], last) { break }
-                    heap[parent] = heap[child]
-                    parent = child
-                }
-                heap[parent] = last
-            }
-        }
+        count -= 1
+        if count > 0 { siftDown(heap[count]) }
         let event = payloads.remove(first.slot)
         return ScheduledEvent(time: first.time, sequence: first.sequence, event: event)
+    }
+
+    /// Puts `last` (the entry that left the end) into the hole at the root, moving smaller children up.
+    @inline(__always) private mutating func siftDown(_ last: Entry) {
+        let lastKey = last.key
+        var parent = 0
+        while true {
+            let first = 4 * parent + 1
+            if first >= count { break }
+            var child = first
+            var childKey = heap[first].key
+            let end = min(first + 4, count)
+            var candidate = first + 1
+            while candidate < end {
+                let candidateKey = heap[candidate].key
+                if candidateKey < childKey {
+                    child = candidate
+                    childKey = candidateKey
+                }
+                candidate += 1
+            }
+            if !(childKey < lastKey) { break }
+            heap[parent] = heap[child]
+            parent = child
+        }
+        heap[parent] = last
+    }
+
+    private mutating func growHeap() {
+        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: heapCapacity * 2)
+        bigger.moveInitialize(from: heap, count: count)
+        heap.deallocate()
+        heap = bigger
+        heapCapacity *= 2
     }
 }
