@@ -76,10 +76,7 @@ extension Simulator {
     func submitAnswered(_ index: Int, _ outcome: BatchOutcome) {
         guard case .job(let record) = outcome else { return }
         batch!.clientJobs[index].job = record.id
-        if !batch!.acceptedSet.contains(record.id.value) {
-            batch!.acceptedSet[record.id.value] = index
-            batch!.acceptedJobs.append(record.id)
-        }
+        if batch!.accept(record.id) { batch!.acceptedJobs.append(record.id) }
         let stream = batch!.spec.jobs[batch!.clientJobs[index].stream]
         var random = batch!.streamRandom[batch!.clientJobs[index].stream]
         if random.chance(stream.duplicate) {

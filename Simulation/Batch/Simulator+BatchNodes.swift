@@ -92,14 +92,14 @@ extension Simulator {
     /// Checks every write the job table applies: a job's result, once set, never changes.
     func checkStoreWrite(_ command: JobStoreCommand) {
         guard case .complete(let job, _, _) = command, let result = batch!.store.model.result(of: job) else { return }
-        if let earlier = batch!.resultSeen[job.value] {
+        if let earlier = batch!.resultSeen(job) {
             if earlier != result {
                 oracles.violate(
                     "single-result", at: now,
                     "\(job)'s result changed from \(earlier) to \(result): two attempts both succeeded")
             }
         } else {
-            batch!.resultSeen[job.value] = result
+            batch!.setResultSeen(job, result)
             if now >= scenario.faultsEnd.nanoseconds { batch!.completedAfterFaults += 1 }
             batch!.lastCompletionAt = now
         }

@@ -168,11 +168,25 @@ struct EventQueue: ~Copyable {
 
     mutating func popFirst() -> ScheduledEvent? {
         guard count > 0 else { return nil }
-        let first = heap[0]
+        let sequence = heap[0].sequence
+        let time = heap[0].time
+        return ScheduledEvent(time: time, sequence: sequence, event: removeFirst())
+    }
+
+    /// When the earliest event is due; the queue must not be empty.
+    var earliestTime: Int64 {
+        precondition(count > 0, "an empty queue has no earliest event")
+        return heap[0].time
+    }
+
+    /// Takes the earliest event out; the queue must not be empty. The run loop uses this rather than
+    /// `popFirst`: a large optional comes with a generic destroy for every event.
+    mutating func removeFirst() -> Event {
+        precondition(count > 0, "an empty queue has no earliest event")
+        let slot = heap[0].slot
         count -= 1
         if count > 0 { siftDown(heap[count]) }
-        let event = payloads.remove(first.slot)
-        return ScheduledEvent(time: first.time, sequence: first.sequence, event: event)
+        return payloads.remove(slot)
     }
 
     /// Puts `last` (the entry that left the end) into the hole at the root, moving smaller children up.

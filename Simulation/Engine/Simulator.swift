@@ -112,10 +112,11 @@ public final class Simulator {
             queue.schedule(at: scenario.faultsEnd.nanoseconds, .fault(index: -1, starting: false))
             startBatch()
         }
-        while let scheduled = queue.popFirst() {
-            if scheduled.time > horizon { break }
-            now = scheduled.time
-            dispatch(scheduled.event)
+        while !queue.isEmpty {
+            let time = queue.earliestTime
+            if time > horizon { break }
+            now = time
+            dispatch(queue.removeFirst())
         }
         now = horizon
         sweep(upTo: Int64.max)
