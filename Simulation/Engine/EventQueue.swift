@@ -190,23 +190,44 @@ struct EventQueue: ~Copyable {
     }
 
     /// Puts `last` (the entry that left the end) into the hole at the root, moving smaller children up.
+    /// Keys are unique, so whichever way the smallest child is found, the heap and the order are the same.
     @inline(__always) private mutating func siftDown(_ last: Entry) {
         let lastKey = last.key
         var parent = 0
         while true {
-            let first = 4 * parent + 1
+            let first = 4 &* parent &+ 1
             if first >= count { break }
             var child = first
             var childKey = heap[first].key
-            let end = min(first + 4, count)
-            var candidate = first + 1
-            while candidate < end {
-                let candidateKey = heap[candidate].key
-                if candidateKey < childKey {
-                    child = candidate
-                    childKey = candidateKey
+            if first &+ 3 < count {
+                // All four children: a two-round tournament, so the comparisons do not wait on each other.
+                let key1 = heap[first &+ 1].key
+                let key2 = heap[first &+ 2].key
+                let key3 = heap[first &+ 3].key
+                if key1 < childKey {
+                    child = first &+ 1
+                    childKey = key1
                 }
-                candidate += 1
+                var other = first &+ 2
+                var otherKey = key2
+                if key3 < otherKey {
+                    other = first &+ 3
+                    otherKey = key3
+                }
+                if otherKey < childKey {
+                    child = other
+                    childKey = otherKey
+                }
+            } else {
+                var candidate = first &+ 1
+                while candidate < count {
+                    let candidateKey = heap[candidate].key
+                    if candidateKey < childKey {
+                        child = candidate
+                        childKey = candidateKey
+                    }
+                    candidate &+= 1
+                }
             }
             if !(childKey < lastKey) { break }
             heap[parent] = heap[child]
