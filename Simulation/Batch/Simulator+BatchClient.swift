@@ -74,11 +74,13 @@ extension Simulator {
     }
 
     func submitAnswered(_ index: Int, _ outcome: BatchOutcome) {
-        guard case .job(let record) = outcome else { return }
-        batch!.clientJobs[index].job = record.id
-        if batch!.accept(record.id) { batch!.acceptedJobs.append(record.id) }
-        let stream = batch!.spec.jobs[batch!.clientJobs[index].stream]
-        var random = batch!.streamRandom[batch!.clientJobs[index].stream]
+        // The world is read through one reference here: every `batch!` would retain and release it again.
+        guard case .job(let record) = outcome, let world = batch else { return }
+        world.clientJobs[index].job = record.id
+        if world.accept(record.id) { world.acceptedJobs.append(record.id) }
+        let streamIndex = world.clientJobs[index].stream
+        let stream = world.spec.jobs[streamIndex]
+        var random = world.streamRandom[streamIndex]
         if random.chance(stream.duplicate) {
             queue.schedule(at: now + 20_000_000, .jobFollowUp(clientJob: index, kind: .duplicate))
         }
@@ -88,7 +90,7 @@ extension Simulator {
         if random.chance(stream.cancel) {
             queue.schedule(at: now + 50_000_000, .jobFollowUp(clientJob: index, kind: .cancel))
         }
-        batch!.streamRandom[batch!.clientJobs[index].stream] = random
+        world.streamRandom[streamIndex] = random
         if stream.pollEvery > .zero {
             queue.schedule(at: now + stream.pollEvery.nanoseconds, .jobFollowUp(clientJob: index, kind: .poll))
         }

@@ -76,7 +76,8 @@ enum Event {
     case arrival(stream: Int)
     /// A message reaches its destination node.
     case deliver(from: Int, to: Int, Message)
-    /// A batch-path message reaches its destination node.
+    /// A batch-path message reaches its destination node; the message waits in the queue's delivery slab
+    /// (`EventQueue.takeDelivery`).
     case deliverBatch(from: Int, to: Int, slot: Int)
     /// A timer a node set fires.
     case timer(node: Int, TimerID)
@@ -107,6 +108,13 @@ enum FollowUp: UInt8 {
     case poll, cancel, duplicate, conflicting
 }
 
+/// A batch message in flight with its link: kept together, so a delivery touches one slot.
+struct BatchDelivery {
+    var from: Int32
+    var to: Int32
+    var message: BatchMessage
+}
+
 struct ScheduledEvent {
     var time: Int64
     var sequence: UInt64
@@ -117,13 +125,18 @@ struct ScheduledEvent {
 /// heap holds only plain 16-byte entries, so a node's four children share one cache line; payloads
 /// wait in a slab of reusable slots, moved once in and once out. The heap lives in memory the queue
 /// owns (no array: no uniqueness or bounds checks per step), and an entry compares as one 128-bit key.
+///
+/// Batch deliveries, most of a batch run's events, skip the event slab: their entry names a slot of the
+/// delivery slab, where the message waits with its link, so delivering one reads one slot, not two.
 struct EventQueue: ~Copyable {
-    /// The sequence number (high 40 bits) and the payload slot (low 24 bits) share one word: sequence
-    /// numbers are unique, so ordering by the word orders by sequence.
+    /// The sequence number (high 39 bits), whether the payload is a batch delivery (1 bit) and the payload
+    /// slot (low 24 bits) share one word: sequence numbers are unique, so ordering by the word orders by
+    /// sequence.
     struct Entry {
         var time: Int64
         var order: UInt64
-        var sequence: UInt64 { order >> 24 }
+        var sequence: UInt64 { order >> 25 }
+        var isDelivery: Bool { order & 1 << 24 != 0 }
         var slot: Int { Int(order & 0xFF_FFFF) }
         /// (time, order) as one unsigned number: the time's sign bit flipped, so signed order survives.
         @inline(__always) var key: UInt128 {
@@ -135,6 +148,7 @@ struct EventQueue: ~Copyable {
     private var heapCapacity: Int
     private(set) var count = 0
     private var payloads = Slab<Event>(capacity: 4_096)
+    private var deliveries = Slab<BatchDelivery>(capacity: 1_024)
     private var nextSequence: UInt64 = 0
 
     var isEmpty: Bool { count == 0 }
@@ -149,12 +163,28 @@ struct EventQueue: ~Copyable {
     @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool { a.key < b.key }
 
     mutating func schedule(at time: Int64, _ event: consuming Event) {
-        nextSequence &+= 1
-        precondition(nextSequence < 1 << 40, "more than 2^40 events scheduled")
         let slot = payloads.insert(event)
+        push(time: time, slot: slot, isDelivery: false)
+    }
+
+    /// Schedules the delivery of a batch message; it comes out as `.deliverBatch`, whose slot
+    /// `takeDelivery` empties.
+    mutating func scheduleDelivery(at time: Int64, from: Int, to: Int, _ message: consuming BatchMessage) {
+        let slot = deliveries.insert(BatchDelivery(from: Int32(from), to: Int32(to), message: message))
+        push(time: time, slot: slot, isDelivery: true)
+    }
+
+    /// Moves a delivered batch message out of its slot (once, right after its `.deliverBatch` came out).
+    mutating func takeDelivery(_ slot: Int) -> BatchMessage {
+        deliveries.remove(slot).message
+    }
+
+    @inline(__always) private mutating func push(time: Int64, slot: Int, isDelivery: Bool) {
+        nextSequence &+= 1
+        precondition(nextSequence < 1 << 39, "more than 2^39 events scheduled")
         precondition(slot < 1 << 24, "more than 2^24 events pending")
         if count == heapCapacity { growHeap() }
-        let item = Entry(time: time, order: nextSequence << 24 | UInt64(slot))
+        let item = Entry(time: time, order: nextSequence << 25 | (isDelivery ? 1 << 24 : 0) | UInt64(slot))
         var child = count
         count += 1
         while child > 0 {
@@ -183,10 +213,12 @@ struct EventQueue: ~Copyable {
     /// `popFirst`: a large optional comes with a generic destroy for every event.
     mutating func removeFirst() -> Event {
         precondition(count > 0, "an empty queue has no earliest event")
-        let slot = heap[0].slot
+        let first = heap[0]
         count -= 1
         if count > 0 { siftDown(heap[count]) }
-        return payloads.remove(slot)
+        guard first.isDelivery else { return payloads.remove(first.slot) }
+        let link = deliveries.peek(first.slot) { (from: $0.from, to: $0.to) }
+        return .deliverBatch(from: Int(link.from), to: Int(link.to), slot: first.slot)
     }
 
     /// Puts `last` (the entry that left the end) into the hole at the root, moving smaller children up.

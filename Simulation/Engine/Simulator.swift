@@ -37,8 +37,6 @@ public final class Simulator {
     /// Per link, the latest delivery time scheduled on FIFO links (the broker's connections).
     var linkLastDelivery: [Int64]
     var nextRequest: UInt64 = 0
-    /// Batch messages in flight, by slot, and the free slots.
-    var batchMessages = Slab<BatchMessage>()
     var nextGateway = 0
 
     var gatewayActions: [Gateway.Action] = []
@@ -135,7 +133,7 @@ public final class Simulator {
         switch event {
         case .arrival(let stream): arrive(stream: stream)
         case .deliver(let from, let to, let message): deliver(message, from: from, to: to)
-        case .deliverBatch(let from, let to, let slot): deliverBatch(unpark(slot), from: from, to: to)
+        case .deliverBatch(let from, let to, let slot): deliverBatch(queue.takeDelivery(slot), from: from, to: to)
         case .timer(let node, let timer):
             record(node: node, kind: 20, id: timer.value)
             fireTimer(timer, node: node)

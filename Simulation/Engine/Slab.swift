@@ -48,6 +48,12 @@ struct Slab<Element>: ~Copyable {
         return (storage + slot).move()
     }
 
+    /// Reads part of the value in a slot that holds one, leaving the value where it is.
+    @inline(__always) func peek<Part>(_ slot: Int, _ part: (borrowing Element) -> Part) -> Part {
+        precondition(slot >= 0 && slot < highWater, "slot out of range")
+        return part((storage + slot).pointee)
+    }
+
     private mutating func grow() {
         let live = liveSlots()
         let bigger = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
