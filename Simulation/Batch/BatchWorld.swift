@@ -45,8 +45,11 @@ final class BatchWorld {
 
     // Oracle state.
     var acceptedJobs: [JobID] = []
-    var acceptedSet = IdentifierTable<Int>(capacity: 1_024)
-    var resultSeen = IdentifierTable<ResultLocation>(capacity: 1_024)
+    /// Per job, by id - 1: whether a client got its 202, and the result the job table first showed for it.
+    /// Job ids are handed out 1, 2, 3..., so arrays in id order stand in for hash tables, and jobs that run
+    /// together share cache lines.
+    var acceptedByID: [Bool] = []
+    var resultSeenByID: [ResultLocation?] = []
     var inProgress: [Int] = []
     var completedAfterFaults = 0
     var lastCompletionAt: Int64 = 0
@@ -68,8 +71,8 @@ final class BatchWorld {
         store.model.reserveCapacity(expected)
         objects.objects = IdentifierTable(capacity: expected)
         objects.ordered.reserveCapacity(expected)
-        acceptedSet = IdentifierTable(capacity: expected)
-        resultSeen = IdentifierTable(capacity: expected)
+        acceptedByID.reserveCapacity(expected)
+        resultSeenByID.reserveCapacity(expected)
         acceptedJobs.reserveCapacity(expected)
         clientJobs.reserveCapacity(expected)
         streamCredentials = spec.jobs.map { Simulator.credential(keyNames[$0.key]) }
@@ -77,5 +80,32 @@ final class BatchWorld {
         latestJobOfKey = Array(repeating: nil, count: keyNames.count)
         inProgress = Array(repeating: 0, count: spec.workers)
         workerEpoch = Array(repeating: 0, count: spec.workers)
+    }
+
+    /// Records that a client got a 202 for `job`; false when one already had.
+    func accept(_ job: JobID) -> Bool {
+        let row = Int(job.value) - 1
+        precondition(row >= 0, "job ids start at 1")
+        if row >= acceptedByID.count {
+            acceptedByID.append(contentsOf: repeatElement(false, count: row + 1 - acceptedByID.count))
+        }
+        if acceptedByID[row] { return false }
+        acceptedByID[row] = true
+        return true
+    }
+
+    /// The result first seen for `job`, if any.
+    func resultSeen(_ job: JobID) -> ResultLocation? {
+        let row = Int(job.value) - 1
+        return row >= 0 && row < resultSeenByID.count ? resultSeenByID[row] : nil
+    }
+
+    func setResultSeen(_ job: JobID, _ result: ResultLocation) {
+        let row = Int(job.value) - 1
+        precondition(row >= 0, "job ids start at 1")
+        if row >= resultSeenByID.count {
+            resultSeenByID.append(contentsOf: repeatElement(nil, count: row + 1 - resultSeenByID.count))
+        }
+        resultSeenByID[row] = result
     }
 }

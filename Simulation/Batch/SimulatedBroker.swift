@@ -105,21 +105,16 @@ struct SimulatedJobStore {
     var slowFactor: Int64 = 1
     var random: SeededRandom
 
-    enum Answer {
-        case replied(JobStoreReply)
-        case failed(StoreFailure)
-    }
-
-    /// Runs one command as the database would under the current faults.
-    mutating func execute(_ command: JobStoreCommand, now: Instant) -> Answer {
-        if outage {
-            if random.chance(unknownOutcome) {
-                _ = model.apply(command, now: now)
-                return .failed(.outcomeUnknown)
-            }
-            return .failed(.unavailable)
+    /// Why the database does not answer `command` under the current faults, or nil when it will (the
+    /// caller then applies it). A command whose outcome is lost is applied here before it is refused.
+    /// Kept apart from applying, so an answer is built once, in place, and never wrapped and copied again.
+    mutating func refusal(_ command: JobStoreCommand, now: Instant) -> StoreFailure? {
+        guard outage else { return nil }
+        if random.chance(unknownOutcome) {
+            _ = model.apply(command, now: now)
+            return .outcomeUnknown
         }
-        return .replied(model.apply(command, now: now))
+        return .unavailable
     }
 }
 

@@ -219,17 +219,15 @@ extension Simulator {
     }
 
     func storeReceived(_ id: StoreRequestID, _ command: JobStoreCommand, from: Int) {
-        let answer = batch!.store.execute(command, now: Instant(nanoseconds: now))
-        checkStoreWrite(command)
-        let message: BatchMessage
-        switch answer {
-        case .replied(let reply):
-            if case .fenced = reply { oracles.hit(.jobFenced) }
-            message = .storeReply(id, reply)
-        case .failed(let failure): message = .storeFailure(id, failure)
+        let at = Instant(nanoseconds: now)
+        let delay = batch!.spec.storeLatency.nanoseconds * batch!.store.slowFactor
+        if let failure = batch!.store.refusal(command, now: at) {
+            checkStoreWrite(command)
+            return send(.storeFailure(id, failure), from: layout.store, to: from, after: delay)
         }
-        send(
-            message, from: layout.store, to: from, after: batch!.spec.storeLatency.nanoseconds * batch!.store.slowFactor
-        )
+        let reply = batch!.store.model.apply(command, now: at)
+        checkStoreWrite(command)
+        if case .fenced = reply { oracles.hit(.jobFenced) }
+        send(.storeReply(id, reply), from: layout.store, to: from, after: delay)
     }
 }

@@ -79,14 +79,13 @@ extension Simulator {
     }
 
     func submitAnswered(_ index: Int, _ outcome: BatchOutcome) {
-        guard case .job(let record) = outcome else { return }
-        batch!.clientJobs[index].job = record.id
-        if !batch!.acceptedSet.contains(record.id.value) {
-            batch!.acceptedSet[record.id.value] = index
-            batch!.acceptedJobs.append(record.id)
-        }
-        let stream = batch!.spec.jobs[batch!.clientJobs[index].stream]
-        var random = batch!.streamRandom[batch!.clientJobs[index].stream]
+        // The world is read through one reference here: every `batch!` would retain and release it again.
+        guard case .job(let record) = outcome, let world = batch else { return }
+        world.clientJobs[index].job = record.id
+        if world.accept(record.id) { world.acceptedJobs.append(record.id) }
+        let streamIndex = world.clientJobs[index].stream
+        let stream = world.spec.jobs[streamIndex]
+        var random = world.streamRandom[streamIndex]
         if random.chance(stream.duplicate) {
             queue.schedule(at: now + 20_000_000, .jobFollowUp(clientJob: index, kind: .duplicate))
         }
@@ -99,8 +98,8 @@ extension Simulator {
         if random.chance(stream.crossTenant) {
             queue.schedule(at: now + 30_000_000, .jobFollowUp(clientJob: index, kind: .probe))
         }
-        batch!.latestJobOfKey[stream.key] = record.id
-        batch!.streamRandom[batch!.clientJobs[index].stream] = random
+        world.latestJobOfKey[stream.key] = record.id
+        world.streamRandom[streamIndex] = random
         if stream.pollEvery > .zero {
             queue.schedule(at: now + stream.pollEvery.nanoseconds, .jobFollowUp(clientJob: index, kind: .poll))
         }

@@ -5,9 +5,12 @@ import PlatformCore
 extension Simulator {
     func frontend(_ gateway: Int, _ input: JobFrontend.Input) {
         let node = layout.gateway(gateway)
-        frontendActions.removeAll(keepingCapacity: true)
-        batch!.frontends[gateway].handle(input, now: localNow(node), into: &frontendActions)
-        for action in frontendActions {
+        // As for the workers: the buffer is emptied by moving its actions out in order, none copied.
+        var actions = frontendActions
+        frontendActions = []
+        batch!.frontends[gateway].handle(input, now: localNow(node), into: &actions)
+        actions.reverse()
+        while let action = actions.popLast() {
             switch action {
             case .respond(let request, let outcome):
                 send(.batchResponse(request, outcome), from: node, to: NodeLayout.client)
@@ -18,6 +21,7 @@ extension Simulator {
                 queue.schedule(at: globalTime(at, node: node), .frontendTimer(gateway: gateway, timer))
             }
         }
+        frontendActions = actions
     }
 
     func collector(_ input: OrphanCollector.Input) {
@@ -42,10 +46,15 @@ extension Simulator {
     func worker(_ index: Int, _ input: BatchWorker.Input) {
         guard batch!.workers[index] != nil else { return }  // a crashed or stopped process hears nothing
         let node = layout.worker(index)
-        workerActions.removeAll(keepingCapacity: true)
-        batch!.workers[index]!.handle(input, now: localNow(node), into: &workerActions)
-        let actions = workerActions
-        for action in actions { performWorker(action, index: index, node: node) }
+        // The buffer is taken out while its actions run and emptied by moving each one out, in order, from
+        // the reversed buffer: an action is never copied, and the buffer needs no clearing (each clearing
+        // and each copy is a generic witness call per action). It goes back empty, keeping its capacity.
+        var actions = workerActions
+        workerActions = []
+        batch!.workers[index]!.handle(input, now: localNow(node), into: &actions)
+        actions.reverse()
+        while let action = actions.popLast() { performWorker(action, index: index, node: node) }
+        workerActions = actions
     }
 
     func performWorker(_ action: BatchWorker.Action, index: Int, node: Int) {
@@ -92,14 +101,14 @@ extension Simulator {
     /// Checks every write the job table applies: a job's result, once set, never changes.
     func checkStoreWrite(_ command: JobStoreCommand) {
         guard case .complete(let job, _, _) = command, let result = batch!.store.model.result(of: job) else { return }
-        if let earlier = batch!.resultSeen[job.value] {
+        if let earlier = batch!.resultSeen(job) {
             if earlier != result {
                 oracles.violate(
                     "single-result", at: now,
                     "\(job)'s result changed from \(earlier) to \(result): two attempts both succeeded")
             }
         } else {
-            batch!.resultSeen[job.value] = result
+            batch!.setResultSeen(job, result)
             if now >= scenario.faultsEnd.nanoseconds { batch!.completedAfterFaults += 1 }
             batch!.lastCompletionAt = now
         }

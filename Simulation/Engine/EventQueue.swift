@@ -90,7 +90,8 @@ enum Event {
     case arrival(stream: Int)
     /// A message reaches its destination node.
     case deliver(from: Int, to: Int, Message)
-    /// A batch-path message reaches its destination node.
+    /// A batch-path message reaches its destination node; the message waits in the queue's delivery slab
+    /// (`EventQueue.takeDelivery`).
     case deliverBatch(from: Int, to: Int, slot: Int)
     /// A timer a node set fires.
     case timer(node: Int, TimerID)
@@ -129,6 +130,13 @@ enum FollowUp: UInt8 {
     case probe
 }
 
+/// A batch message in flight with its link: kept together, so a delivery touches one slot.
+struct BatchDelivery {
+    var from: Int32
+    var to: Int32
+    var message: BatchMessage
+}
+
 struct ScheduledEvent {
     var time: Int64
     var sequence: UInt64
@@ -137,77 +145,156 @@ struct ScheduledEvent {
 
 /// A min-heap of scheduled events, four children per node (half the levels of a binary heap). The
 /// heap holds only plain 16-byte entries, so a node's four children share one cache line; payloads
-/// wait in a slab of reusable slots, moved once in and once out.
+/// wait in a slab of reusable slots, moved once in and once out. The heap lives in memory the queue
+/// owns (no array: no uniqueness or bounds checks per step), and an entry compares as one 128-bit key.
+///
+/// Batch deliveries, most of a batch run's events, skip the event slab: their entry names a slot of the
+/// delivery slab, where the message waits with its link, so delivering one reads one slot, not two.
 struct EventQueue: ~Copyable {
-    /// The sequence number (high 40 bits) and the payload slot (low 24 bits) share one word: sequence
-    /// numbers are unique, so ordering by the word orders by sequence.
+    /// The sequence number (high 39 bits), whether the payload is a batch delivery (1 bit) and the payload
+    /// slot (low 24 bits) share one word: sequence numbers are unique, so ordering by the word orders by
+    /// sequence.
     struct Entry {
         var time: Int64
         var order: UInt64
-        var sequence: UInt64 { order >> 24 }
+        var sequence: UInt64 { order >> 25 }
+        var isDelivery: Bool { order & 1 << 24 != 0 }
         var slot: Int { Int(order & 0xFF_FFFF) }
+        /// (time, order) as one unsigned number: the time's sign bit flipped, so signed order survives.
+        @inline(__always) var key: UInt128 {
+            UInt128(UInt64(bitPattern: time) ^ 1 << 63) << 64 | UInt128(order)
+        }
     }
 
-    private var heap: [Entry] = []
+    private var heap: UnsafeMutablePointer<Entry>
+    private var heapCapacity: Int
+    private(set) var count = 0
     private var payloads = Slab<Event>(capacity: 4_096)
+    private var deliveries = Slab<BatchDelivery>(capacity: 1_024)
     private var nextSequence: UInt64 = 0
 
-    var count: Int { heap.count }
-    var isEmpty: Bool { heap.isEmpty }
+    var isEmpty: Bool { count == 0 }
 
     init() {
-        heap.reserveCapacity(4_096)
+        heapCapacity = 4_096
+        heap = .allocate(capacity: heapCapacity)
     }
 
-    @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool {
-        a.time < b.time || (a.time == b.time && a.order < b.order)
-    }
+    deinit { heap.deallocate() }
+
+    @inline(__always) static func before(_ a: Entry, _ b: Entry) -> Bool { a.key < b.key }
 
     mutating func schedule(at time: Int64, _ event: consuming Event) {
-        nextSequence &+= 1
-        precondition(nextSequence < 1 << 40, "more than 2^40 events scheduled")
         let slot = payloads.insert(event)
+        push(time: time, slot: slot, isDelivery: false)
+    }
+
+    /// Schedules the delivery of a batch message; it comes out as `.deliverBatch`, whose slot
+    /// `takeDelivery` empties.
+    mutating func scheduleDelivery(at time: Int64, from: Int, to: Int, _ message: consuming BatchMessage) {
+        let slot = deliveries.insert(BatchDelivery(from: Int32(from), to: Int32(to), message: message))
+        push(time: time, slot: slot, isDelivery: true)
+    }
+
+    /// Moves a delivered batch message out of its slot (once, right after its `.deliverBatch` came out).
+    mutating func takeDelivery(_ slot: Int) -> BatchMessage {
+        deliveries.remove(slot).message
+    }
+
+    @inline(__always) private mutating func push(time: Int64, slot: Int, isDelivery: Bool) {
+        nextSequence &+= 1
+        precondition(nextSequence < 1 << 39, "more than 2^39 events scheduled")
         precondition(slot < 1 << 24, "more than 2^24 events pending")
-        heap.append(Entry(time: time, order: nextSequence << 24 | UInt64(slot)))
-        var child = heap.count - 1
-        heap.withUnsafeMutableBufferPointer { heap in
-            let item = heap[child]
-            while child > 0 {
-                let parent = (child - 1) >> 2
-                if !EventQueue.before(item, heap[parent]) { break }
-                heap[child] = heap[parent]
-                child = parent
-            }
-            heap[child] = item
+        if count == heapCapacity { growHeap() }
+        let item = Entry(time: time, order: nextSequence << 25 | (isDelivery ? 1 << 24 : 0) | UInt64(slot))
+        var child = count
+        count += 1
+        while child > 0 {
+            let parent = (child - 1) >> 2
+            if !EventQueue.before(item, heap[parent]) { break }
+            heap[child] = heap[parent]
+            child = parent
         }
+        heap[child] = item
     }
 
     mutating func popFirst() -> ScheduledEvent? {
-        guard !heap.isEmpty else { return nil }
+        guard count > 0 else { return nil }
+        let sequence = heap[0].sequence
+        let time = heap[0].time
+        return ScheduledEvent(time: time, sequence: sequence, event: removeFirst())
+    }
+
+    /// When the earliest event is due; the queue must not be empty.
+    var earliestTime: Int64 {
+        precondition(count > 0, "an empty queue has no earliest event")
+        return heap[0].time
+    }
+
+    /// Takes the earliest event out; the queue must not be empty. The run loop uses this rather than
+    /// `popFirst`: a large optional comes with a generic destroy for every event.
+    mutating func removeFirst() -> Event {
+        precondition(count > 0, "an empty queue has no earliest event")
         let first = heap[0]
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap.withUnsafeMutableBufferPointer { heap in
-                let count = heap.count
-                var parent = 0
-                while true {
-                    let first = 4 * parent + 1
-                    if first >= count { break }
-                    var child = first
-                    let end = min(first + 4, count)
-                    var candidate = first + 1
-                    while candidate < end {
-                        if EventQueue.before(heap[candidate], heap[child]) { child = candidate }
-                        candidate += 1
-                    }
-                    if !EventQueue.before(heap[child], last) { break }
-                    heap[parent] = heap[child]
-                    parent = child
+        count -= 1
+        if count > 0 { siftDown(heap[count]) }
+        guard first.isDelivery else { return payloads.remove(first.slot) }
+        let link = deliveries.peek(first.slot) { (from: $0.from, to: $0.to) }
+        return .deliverBatch(from: Int(link.from), to: Int(link.to), slot: first.slot)
+    }
+
+    /// Puts `last` (the entry that left the end) into the hole at the root, moving smaller children up.
+    /// Keys are unique, so whichever way the smallest child is found, the heap and the order are the same.
+    @inline(__always) private mutating func siftDown(_ last: Entry) {
+        let lastKey = last.key
+        var parent = 0
+        while true {
+            let first = 4 &* parent &+ 1
+            if first >= count { break }
+            var child = first
+            var childKey = heap[first].key
+            if first &+ 3 < count {
+                // All four children: a two-round tournament, so the comparisons do not wait on each other.
+                let key1 = heap[first &+ 1].key
+                let key2 = heap[first &+ 2].key
+                let key3 = heap[first &+ 3].key
+                if key1 < childKey {
+                    child = first &+ 1
+                    childKey = key1
                 }
-                heap[parent] = last
+                var other = first &+ 2
+                var otherKey = key2
+                if key3 < otherKey {
+                    other = first &+ 3
+                    otherKey = key3
+                }
+                if otherKey < childKey {
+                    child = other
+                    childKey = otherKey
+                }
+            } else {
+                var candidate = first &+ 1
+                while candidate < count {
+                    let candidateKey = heap[candidate].key
+                    if candidateKey < childKey {
+                        child = candidate
+                        childKey = candidateKey
+                    }
+                    candidate &+= 1
+                }
             }
+            if !(childKey < lastKey) { break }
+            heap[parent] = heap[child]
+            parent = child
         }
-        let event = payloads.remove(first.slot)
-        return ScheduledEvent(time: first.time, sequence: first.sequence, event: event)
+        heap[parent] = last
+    }
+
+    private mutating func growHeap() {
+        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: heapCapacity * 2)
+        bigger.moveInitialize(from: heap, count: count)
+        heap.deallocate()
+        heap = bigger
+        heapCapacity *= 2
     }
 }

@@ -132,18 +132,15 @@ extension Simulator {
     }
 
     /// Puts a batch-path message on the wire, under the same network as every other message.
-    func send(_ message: BatchMessage, from: Int, to: Int, after processing: Int64 = 0) {
+    /// The message moves into the queue's delivery slab; only a duplicate costs a copy.
+    func send(_ message: consuming BatchMessage, from: Int, to: Int, after processing: Int64 = 0) {
         let (first, second) = transmit(from: from, to: to, after: processing)
-        if first >= 0 { queue.schedule(at: first, .deliverBatch(from: from, to: to, slot: park(message))) }
-        if second >= 0 { queue.schedule(at: second, .deliverBatch(from: from, to: to, slot: park(message))) }
-    }
-
-    /// Keeps a batch message in the slab until its delivery; returns its slot.
-    func park(_ message: BatchMessage) -> Int { batchMessages.insert(message) }
-
-    /// Takes a delivered batch message out of the slab.
-    func unpark(_ slot: Int) -> BatchMessage {
-        batchMessages.remove(slot)
+        guard second >= 0 else {
+            if first >= 0 { queue.scheduleDelivery(at: first, from: from, to: to, message) }
+            return
+        }
+        if first >= 0 { queue.scheduleDelivery(at: first, from: from, to: to, copy message) }
+        queue.scheduleDelivery(at: second, from: from, to: to, message)
     }
 
     /// When a message sent now from `from` to `to` arrives, and when its duplicate does (-1: never).

@@ -37,8 +37,6 @@ public final class Simulator {
     /// Per link, the latest delivery time scheduled on FIFO links (the broker's connections).
     var linkLastDelivery: [Int64]
     var nextRequest: UInt64 = 0
-    /// Batch messages in flight, by slot, and the free slots.
-    var batchMessages = Slab<BatchMessage>()
     var nextGateway = 0
 
     var gatewayActions: [Gateway.Action] = []
@@ -144,10 +142,11 @@ public final class Simulator {
             queue.schedule(at: scenario.faultsEnd.nanoseconds, .fault(index: -1, starting: false))
             startBatch()
         }
-        while let scheduled = queue.popFirst() {
-            if scheduled.time > horizon { break }
-            now = scheduled.time
-            dispatch(scheduled.event)
+        while !queue.isEmpty {
+            let time = queue.earliestTime
+            if time > horizon { break }
+            now = time
+            dispatch(queue.removeFirst())
         }
         now = horizon
         sweep(upTo: Int64.max)
@@ -166,7 +165,7 @@ public final class Simulator {
         switch event {
         case .arrival(let stream): arrive(stream: stream)
         case .deliver(let from, let to, let message): deliver(message, from: from, to: to)
-        case .deliverBatch(let from, let to, let slot): deliverBatch(unpark(slot), from: from, to: to)
+        case .deliverBatch(let from, let to, let slot): deliverBatch(queue.takeDelivery(slot), from: from, to: to)
         case .timer(let node, let timer):
             record(node: node, kind: 20, id: timer.value)
             fireTimer(timer, node: node)

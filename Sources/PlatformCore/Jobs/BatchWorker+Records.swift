@@ -79,7 +79,10 @@ extension BatchWorker {
     /// on quiet partitions hold room, so waiting for room while the buffer is empty could wait forever.)
     mutating func fetchMore(into actions: inout [Action]) {
         guard !partitions.isEmpty else { return }
-        let blocked = !configuration.ignoresBackpressure && breakersBlockEveryRunningJob
+        // Open breakers are rare: look for one before walking the runs.
+        let blocked =
+            !configuration.ignoresBackpressure && breakers.contains(where: { $0.phase == .open })
+            && breakersBlockEveryRunningJob
         var roomLeft = fetchRoom
         let worthFetching = roomLeft >= configuration.fetchRecordsMin || bufferedCount == 0
         if !blocked && roomLeft > 0 && worthFetching {

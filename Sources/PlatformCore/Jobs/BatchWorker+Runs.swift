@@ -51,7 +51,7 @@ extension BatchWorker {
     mutating func dispatchItems(_ run: inout Run, now: Instant, into actions: inout [Action]) {
         guard run.phase == .calling, !run.waitingForBreaker, let spec = run.spec else { return }
         let pool = backends(for: spec)
-        while run.calls.count < configuration.callsInFlightPerJob && run.nextItem < spec.itemCount {
+        while run.callCount < configuration.callsInFlightPerJob && run.nextItem < spec.itemCount {
             var admitted: (backend: BackendID, probe: Bool)?
             var shortestWait = Duration.seconds(3_600)
             for _ in 0..<pool.count {
@@ -73,7 +73,7 @@ extension BatchWorker {
             let callSequence = nextSequence()
             calls[callSequence] = ItemCall(
                 run: run.key, backend: admitted.backend, probe: admitted.probe, startedAt: now, items: items)
-            run.calls.append(callSequence)
+            linkCall(callSequence, to: &run)
             run.nextItem += items
             let call = BackendCall(
                 call: CallID(identifier(callSequence)), backend: admitted.backend, model: spec.model,
@@ -83,7 +83,36 @@ extension BatchWorker {
             callOrder.append(callSequence)
             armCallSweep(into: &actions)
         }
-        if run.calls.isEmpty && run.nextItem >= spec.itemCount { startPut(&run, into: &actions) }
+        if run.callCount == 0 && run.nextItem >= spec.itemCount { startPut(&run, into: &actions) }
+    }
+
+    /// Appends a call just entered in `calls` to the run's calls, after the last one.
+    mutating func linkCall(_ callSequence: UInt64, to run: inout Run) {
+        run.callCount += 1
+        guard run.firstCall != 0 else {
+            run.firstCall = callSequence
+            return
+        }
+        var last = run.firstCall
+        while let next = calls[last]?.nextInRun, next != 0 { last = next }
+        calls[last]?.nextInRun = callSequence
+    }
+
+    /// Takes a call already removed from `calls` (its link was `next`) out of the run's calls.
+    mutating func unlinkCall(_ callSequence: UInt64, next: UInt64, from run: inout Run) {
+        run.callCount -= 1
+        if run.firstCall == callSequence {
+            run.firstCall = next
+            return
+        }
+        var previous = run.firstCall
+        while previous != 0, let call = calls[previous] {
+            if call.nextInRun == callSequence {
+                calls[previous]?.nextInRun = next
+                return
+            }
+            previous = call.nextInRun
+        }
     }
 
     mutating func breakerWaitOver(_ key: UInt64, now: Instant, into actions: inout [Action]) {
@@ -142,7 +171,7 @@ extension BatchWorker {
         breakers[call.backend.value].callFinished(
             healthy ? .success(latency: now - call.startedAt) : .failure, probe: call.probe, now: now)
         guard var run = runs[call.run] else { return }
-        run.calls.removeAll { $0 == callSequence }
+        unlinkCall(callSequence, next: call.nextInRun, from: &run)
         switch failure {
         case nil:
             run.itemsDone += call.items
@@ -173,12 +202,13 @@ extension BatchWorker {
 
     /// Gives up the run's calls, renew and put; their answers will be ignored.
     mutating func stopWork(_ run: inout Run) {
-        for callSequence in run.calls {
-            if let call = calls.removeValue(forKey: callSequence) {
-                breakers[call.backend.value].callAbandoned(probe: call.probe)
-            }
+        var callSequence = run.firstCall
+        while callSequence != 0, let call = calls.removeValue(forKey: callSequence) {
+            breakers[call.backend.value].callAbandoned(probe: call.probe)
+            callSequence = call.nextInRun
         }
-        run.calls.removeAll()
+        run.firstCall = 0
+        run.callCount = 0
         run.waitingForBreaker = false
         if run.renewRequest != 0 {
             storeRequests[run.renewRequest] = nil

@@ -168,8 +168,10 @@ public struct BatchWorker: Sendable {
         var attempt: Int = 0
         var itemsDone: Int = 0
         var nextItem: Int = 0
-        /// Sequences of the item calls in flight.
-        var calls: [UInt64] = []
+        /// The item calls in flight: how many, and the first one sent (0 when none). Each `ItemCall` names
+        /// the run's next one, so a run holds no array and copies as plain bytes, with no reference counting.
+        var callCount = 0
+        var firstCall: UInt64 = 0
         var waitingForBreaker = false
         var backendCursor: Int = 0
         /// The local lease end: when the last successful lease or renew was sent, plus the lease.
@@ -196,6 +198,8 @@ public struct BatchWorker: Sendable {
         var probe: Bool
         var startedAt: Instant
         var items: Int
+        /// The run's next call in sending order, or 0 for its last one.
+        var nextInRun: UInt64 = 0
     }
 
     /// Why a store command was sent.

@@ -123,7 +123,12 @@ public struct JobStoreModel: Sendable {
             guard let row = row(of: id), ownedBy(row, tenant) else { return .notFound }
             return .record(jobs[row].record)
         case .inspect(let ids):
-            return .records(ids.compactMap { id in row(of: id).map { jobs[$0].record } })
+            var records: [JobRecord] = []
+            records.reserveCapacity(ids.count)
+            for id in ids {
+                if let row = row(of: id) { records.append(jobs[row].record) }
+            }
+            return .records(records)
         }
     }
 
@@ -156,9 +161,7 @@ public struct JobStoreModel: Sendable {
         for id in ids {
             // A job named twice moves once: the second time it is no longer accepted.
             guard let row = row(of: id), jobs[row].record.state == .accepted else { continue }
-            var record = jobs[row].record
-            record.state = .queued
-            _ = write(record, row: row, now: now)
+            write(row, now: now) { $0.state = .queued }
             moved += 1
         }
         return .markedQueued(count: moved)
@@ -171,20 +174,23 @@ public struct JobStoreModel: Sendable {
         precondition(leaseFor > .zero, "a lease lasts a positive time")
         precondition(attemptsMax >= 1, "a job is allowed at least one attempt")
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        guard Self.isLeasable(record, now: now) else { return .notApplicable(record) }
+        guard Self.isLeasable(jobs[row].record, now: now) else { return .notApplicable(jobs[row].record) }
         if jobs[row].failedAttempts >= attemptsMax {
-            Self.endLease(&record, now: now)
-            record.state = .deadLettered
-            record.failure = .attemptsExhausted
-            return .deadLettered(write(record, row: row, now: now))
+            write(row, now: now) { record in
+                Self.endLease(&record, now: now)
+                record.state = .deadLettered
+                record.failure = .attemptsExhausted
+            }
+            return .deadLettered(jobs[row].record)
         }
-        record.state = .leased
-        record.attempt += 1
-        record.leaseHolder = worker
-        record.leaseExpiresAt = now + leaseFor
-        record.itemsDone = 0
-        return .updated(write(record, row: row, now: now))
+        write(row, now: now) { record in
+            record.state = .leased
+            record.attempt += 1
+            record.leaseHolder = worker
+            record.leaseExpiresAt = now + leaseFor
+            record.itemsDone = 0
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func renew(
@@ -192,23 +198,26 @@ public struct JobStoreModel: Sendable {
     ) -> JobStoreReply {
         precondition(leaseFor > .zero, "a lease lasts a positive time")
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        precondition(itemsDone >= 0 && itemsDone <= record.spec.itemCount, "itemsDone lies in 0...itemCount")
-        if let refusal = fencingRefusal(record, attempt: attempt) { return refusal }
-        record.leaseExpiresAt = now + leaseFor
-        // Progress never goes back: a delayed renew must not undo a later one's count.
-        record.itemsDone = max(record.itemsDone, itemsDone)
-        return .updated(write(record, row: row, now: now))
+        precondition(
+            itemsDone >= 0 && itemsDone <= jobs[row].record.spec.itemCount, "itemsDone lies in 0...itemCount")
+        if let refusal = fencingRefusal(row, attempt: attempt) { return refusal }
+        write(row, now: now) { record in
+            record.leaseExpiresAt = now + leaseFor
+            // Progress never goes back: a delayed renew must not undo a later one's count.
+            record.itemsDone = max(record.itemsDone, itemsDone)
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func release(_ id: JobID, attempt: Int, now: Instant) -> JobStoreReply {
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        if let refusal = fencingRefusal(record, attempt: attempt) { return refusal }
-        Self.endLease(&record, now: now)
-        record.state = .queued
-        record.notBefore = now
-        return .updated(write(record, row: row, now: now))
+        if let refusal = fencingRefusal(row, attempt: attempt) { return refusal }
+        write(row, now: now) { record in
+            Self.endLease(&record, now: now)
+            record.state = .queued
+            record.notBefore = now
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func complete(
@@ -217,65 +226,70 @@ public struct JobStoreModel: Sendable {
         precondition(
             result.job == id && result.attempt == attempt, "a result is stored under its own job and attempt")
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
+        let state = jobs[row].record.state
         // A retried commit whose first try's outcome was unknown: the caller recognises its own result.
-        if record.state == .succeeded && record.result == result { return .notApplicable(record) }
-        let zombieOverwrite = configuration.ignoresFencing && record.state == .succeeded
-        if !zombieOverwrite, let refusal = fencingRefusal(record, attempt: attempt) { return refusal }
-        Self.endLease(&record, now: now)
-        record.state = .succeeded
-        record.result = result
-        record.itemsDone = record.spec.itemCount
-        return .updated(write(record, row: row, now: now))
+        if state == .succeeded && jobs[row].record.result == result { return .notApplicable(jobs[row].record) }
+        let zombieOverwrite = configuration.ignoresFencing && state == .succeeded
+        if !zombieOverwrite, let refusal = fencingRefusal(row, attempt: attempt) { return refusal }
+        write(row, now: now) { record in
+            Self.endLease(&record, now: now)
+            record.state = .succeeded
+            record.result = result
+            record.itemsDone = record.spec.itemCount
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func retryLater(_ id: JobID, attempt: Int, notBefore: Instant, now: Instant) -> JobStoreReply {
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        if let refusal = fencingRefusal(record, attempt: attempt) { return refusal }
-        Self.endLease(&record, now: now)
-        record.state = .queued
-        record.notBefore = notBefore
+        if let refusal = fencingRefusal(row, attempt: attempt) { return refusal }
         jobs[row].failedAttempts += 1
-        return .updated(write(record, row: row, now: now))
+        write(row, now: now) { record in
+            Self.endLease(&record, now: now)
+            record.state = .queued
+            record.notBefore = notBefore
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func fail(_ id: JobID, attempt: Int, failure: JobFailure, now: Instant) -> JobStoreReply {
         guard let row = row(of: id) else { return .notFound }
-        var record = jobs[row].record
-        if let refusal = fencingRefusal(record, attempt: attempt) { return refusal }
-        Self.endLease(&record, now: now)
-        record.state = .failed
-        record.failure = failure
-        return .updated(write(record, row: row, now: now))
+        if let refusal = fencingRefusal(row, attempt: attempt) { return refusal }
+        write(row, now: now) { record in
+            Self.endLease(&record, now: now)
+            record.state = .failed
+            record.failure = failure
+        }
+        return .updated(jobs[row].record)
     }
 
     private mutating func cancel(_ id: JobID, tenant: Int, now: Instant) -> JobStoreReply {
         guard let row = row(of: id), ownedBy(row, tenant) else { return .notFound }
-        var record = jobs[row].record
-        guard !record.state.isTerminal else { return .notApplicable(record) }
+        guard !jobs[row].record.state.isTerminal else { return .notApplicable(jobs[row].record) }
         // A worker holding a lease learns of the cancel from its next renew or commit (`.notApplicable`).
-        Self.endLease(&record, now: now)
-        record.state = .cancelled
-        record.failure = .cancelledByClient
-        return .updated(write(record, row: row, now: now))
+        write(row, now: now) { record in
+            Self.endLease(&record, now: now)
+            record.state = .cancelled
+            record.failure = .cancelledByClient
+        }
+        return .updated(jobs[row].record)
     }
 
     // MARK: - Rules and bookkeeping
 
-    /// Nil when a write naming `attempt` applies to `record`; otherwise the refusal. A stale attempt is
-    /// `.fenced`; the current attempt on a job that is no longer leased is `.notApplicable` (the job was
+    /// Nil when a write naming `attempt` applies to the job in `row`; otherwise the refusal. A stale attempt
+    /// is `.fenced`; the current attempt on a job that is no longer leased is `.notApplicable` (the job was
     /// cancelled, released, retried or finished without a newer lease, so no zombie is involved).
-    private func fencingRefusal(_ record: JobRecord, attempt: Int) -> JobStoreReply? {
-        let attemptIsCurrent = attempt == record.attempt || configuration.ignoresFencing
-        if !attemptIsCurrent { return .fenced(record) }
-        if record.state != .leased { return .notApplicable(record) }
+    private func fencingRefusal(_ row: Int, attempt: Int) -> JobStoreReply? {
+        let attemptIsCurrent = attempt == jobs[row].record.attempt || configuration.ignoresFencing
+        if !attemptIsCurrent { return .fenced(jobs[row].record) }
+        if jobs[row].record.state != .leased { return .notApplicable(jobs[row].record) }
         return nil
     }
 
     /// A job may be leased when it waits on the queue past its backoff, or when its lease expired.
     /// `accepted` counts as waiting: a delivered message proves it was published.
-    private static func isLeasable(_ record: JobRecord, now: Instant) -> Bool {
+    private static func isLeasable(_ record: borrowing JobRecord, now: Instant) -> Bool {
         switch record.state {
         case .accepted, .queued: now >= record.notBefore
         case .leased: now >= record.leaseExpiresAt
@@ -289,20 +303,21 @@ public struct JobStoreModel: Sendable {
         record.leaseHolder = -1
     }
 
-    /// Stores a changed row: the one place that bumps `rowVersion` and `updatedAt` and guards the
-    /// transitions, so no command can forget either.
-    private mutating func write(_ changed: JobRecord, row: Int, now: Instant) -> JobRecord {
-        let previous = jobs[row].record
+    /// Changes a row in place: the one place that bumps `rowVersion` and `updatedAt` and guards the
+    /// transitions, so no command can forget either. The row is changed where it lies (a job row is
+    /// large, and the table is hot), and the guards compare it with the few fields kept from before.
+    private mutating func write(_ row: Int, now: Instant, _ change: (inout JobRecord) -> Void) {
+        let previousState = jobs[row].record.state
+        let previousAttempt = jobs[row].record.attempt
+        change(&jobs[row].record)
+        let state = jobs[row].record.state
         precondition(
-            !previous.state.isTerminal || (configuration.ignoresFencing && changed.state == .succeeded),
-            "\(previous.id) left terminal state \(previous.state.name)")
-        precondition(changed.attempt >= previous.attempt, "\(previous.id) attempt went backwards")
-        var changed = changed
-        changed.rowVersion = previous.rowVersion + 1
-        changed.updatedAt = now
-        jobs[row].record = changed
-        if previous.state == .accepted && changed.state != .accepted { leftAccepted() }
-        return changed
+            !previousState.isTerminal || (configuration.ignoresFencing && state == .succeeded),
+            "\(jobs[row].record.id) left terminal state \(previousState.name)")
+        precondition(jobs[row].record.attempt >= previousAttempt, "\(jobs[row].record.id) attempt went backwards")
+        jobs[row].record.rowVersion += 1
+        jobs[row].record.updatedAt = now
+        if previousState == .accepted && state != .accepted { leftAccepted() }
     }
 
     private mutating func leftAccepted() {

@@ -69,21 +69,37 @@ public enum JobStatus: UInt8, Sendable, Hashable, Comparable, CaseIterable {
 }
 
 /// What was submitted: one model version and a list of inference inputs.
+///
+/// The tenant (an index in the key table) and the version number are small, so they are kept in 32 bits
+/// each: a job row travels in every job-table answer, and a smaller one is copied more cheaply.
 public struct JobSpec: Sendable, Hashable {
-    /// The submitting API key (index in the gateway's key table): jobs are visible to it only.
-    public var tenant: Int
+    @usableFromInline var tenantIndex: Int32
+    @usableFromInline var versionNumber: Int32
     public var model: ModelID
-    public var version: Int
     public var itemCount: Int
     /// The client's `Idempotency-Key` (hashed), or 0 for none.
     public var idempotencyKey: UInt64
     /// A hash of the request body, to tell a retried submit from a conflicting one.
     public var bodyHash: UInt64
 
+    /// The submitting API key (index in the gateway's key table): jobs are visible to it only.
+    @inlinable public var tenant: Int {
+        get { Int(tenantIndex) }
+        set { tenantIndex = Int32(newValue) }
+    }
+
+    /// The model version the job runs on.
+    @inlinable public var version: Int {
+        get { Int(versionNumber) }
+        set { versionNumber = Int32(newValue) }
+    }
+
     public init(tenant: Int, model: ModelID, version: Int, itemCount: Int, idempotencyKey: UInt64, bodyHash: UInt64) {
-        self.tenant = tenant
+        precondition(Int32(exactly: tenant) != nil, "a tenant is a key-table index")
+        precondition(Int32(exactly: version) != nil, "a version number fits in 32 bits")
+        tenantIndex = Int32(tenant)
+        versionNumber = Int32(version)
         self.model = model
-        self.version = version
         self.itemCount = itemCount
         self.idempotencyKey = idempotencyKey
         self.bodyHash = bodyHash
@@ -115,41 +131,79 @@ public enum JobFailure: UInt8, Sendable, Hashable {
 }
 
 /// One row of the job table.
+///
+/// Laid out narrow (104 bytes rather than 152): attempts, the lease holder, progress and the row version
+/// are kept in 32 bits, and the result as its attempt alone (a result always lies under its own job), so a
+/// row and every answer carrying one copy in a few vector moves. The public properties keep their types.
 public struct JobRecord: Sendable, Hashable {
     public var id: JobID
     public var spec: JobSpec
-    public var state: JobState
-    /// The fencing token: incremented by every lease. A write carrying an older attempt is refused.
-    public var attempt: Int
     public var leaseExpiresAt: Instant
-    /// The worker (by index) holding the current lease, or -1.
-    public var leaseHolder: Int
-    /// Progress of the current or last attempt.
-    public var itemsDone: Int
     /// A queued job is not leased before this (retry backoff).
     public var notBefore: Instant
-    /// Set exactly when the job succeeded.
-    public var result: ResultLocation?
-    public var failure: JobFailure?
     public var createdAt: Instant
     public var updatedAt: Instant
+    @usableFromInline var storedAttempt: Int32
+    @usableFromInline var storedLeaseHolder: Int32
+    @usableFromInline var storedItemsDone: Int32
+    @usableFromInline var storedRowVersion: Int32
+    /// The result's attempt, or `Int32.min` when the job has no result.
+    @usableFromInline var storedResultAttempt: Int32
+    public var state: JobState
+    public var failure: JobFailure?
+
+    /// The fencing token: incremented by every lease. A write carrying an older attempt is refused.
+    @inlinable public var attempt: Int {
+        get { Int(storedAttempt) }
+        set { storedAttempt = Int32(newValue) }
+    }
+
+    /// The worker (by index) holding the current lease, or -1.
+    @inlinable public var leaseHolder: Int {
+        get { Int(storedLeaseHolder) }
+        set { storedLeaseHolder = Int32(newValue) }
+    }
+
+    /// Progress of the current or last attempt.
+    @inlinable public var itemsDone: Int {
+        get { Int(storedItemsDone) }
+        set { storedItemsDone = Int32(newValue) }
+    }
+
     /// Row version for optimistic concurrency, incremented by every write.
-    public var rowVersion: Int
+    @inlinable public var rowVersion: Int {
+        get { Int(storedRowVersion) }
+        set { storedRowVersion = Int32(newValue) }
+    }
+
+    /// Set exactly when the job succeeded; always a location under this job.
+    @inlinable public var result: ResultLocation? {
+        get { storedResultAttempt == .min ? nil : ResultLocation(job: id, attempt: Int(storedResultAttempt)) }
+        set {
+            guard let newValue else {
+                storedResultAttempt = .min
+                return
+            }
+            precondition(newValue.job == id, "a job's result lies under its own id")
+            precondition(newValue.attempt > Int(Int32.min), "a result's attempt fits in 32 bits")
+            storedResultAttempt = Int32(newValue.attempt)
+        }
+    }
 
     public init(id: JobID, spec: JobSpec, now: Instant) {
         self.id = id
         self.spec = spec
         state = .accepted
-        attempt = 0
+        storedAttempt = 0
         leaseExpiresAt = .zero
-        leaseHolder = -1
-        itemsDone = 0
+        storedLeaseHolder = -1
+        storedItemsDone = 0
         notBefore = .zero
-        result = nil
+        storedResultAttempt = .min
         failure = nil
         createdAt = now
         updatedAt = now
-        rowVersion = 1
+        storedRowVersion = 1
     }
 
     /// What a polling client sees.

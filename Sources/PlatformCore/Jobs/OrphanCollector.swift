@@ -149,6 +149,7 @@ public struct OrphanCollector: Sendable {
         page = Array(locations.prefix(configuration.pageSize))
         pageIsLast = complete && locations.count <= configuration.pageSize
         var jobs: [JobID] = []
+        jobs.reserveCapacity(page.count)
         for location in page where jobs.last != location.job { jobs.append(location.job) }
         beginStep(now: now, into: &actions)
         phase = .reading

@@ -74,8 +74,9 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
     /// Removes `key`, returning its value if it was present.
     @inlinable @discardableResult public mutating func removeValue(forKey key: UInt64) -> Value? {
         guard var hole = position(of: key) else { return nil }
-        let removed = values[hole]
-        values[hole] = nil
+        // Moved out, and entries below moved by swapping with the empty slot: a value is never copied or
+        // destroyed here (for a large value that is a generic witness call each time).
+        let removed = values[hole].take()
         used[hole] = false
         storedCount -= 1
         var next = (hole + 1) & mask
@@ -85,7 +86,7 @@ public struct IdentifierTable<Value: Sendable>: Sendable {
             let staysPut = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
             if !staysPut {
                 keys[hole] = keys[next]
-                values[hole] = values[next].take()
+                values.swapAt(hole, next)
                 used[hole] = true
                 used[next] = false
                 hole = next
