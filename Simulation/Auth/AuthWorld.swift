@@ -207,7 +207,7 @@ extension Simulator {
             let entries = auth.rotate(now: localNow(layout.redis))
             let update = AuthUpdate(entries: entries, bearer: auth.bearer(firstKey: true, secondKey: true))
             for gateway in 0..<scenario.gateways {
-                send(.authUpdate(update), from: layout.redis, to: layout.gateway(gateway))
+                send(.control(ControlMessage(.authUpdate(update))), from: layout.redis, to: layout.gateway(gateway))
             }
         case 1:
             for (index, stream) in scenario.workload.enumerated()
@@ -217,7 +217,7 @@ extension Simulator {
         default:
             let update = AuthUpdate(entries: [], bearer: auth.bearer(firstKey: false, secondKey: true))
             for gateway in 0..<scenario.gateways {
-                send(.authUpdate(update), from: layout.redis, to: layout.gateway(gateway))
+                send(.control(ControlMessage(.authUpdate(update))), from: layout.redis, to: layout.gateway(gateway))
             }
         }
     }

@@ -22,6 +22,13 @@ enum Message {
     case call(BackendCall)
     /// Backend -> orchestrator or batch worker.
     case callReply(BackendReply)
+    /// The rarer messages of the limiter store, the key store and the registry, boxed: the
+    /// synchronous path's messages stay few and small, so moving one stays cheap.
+    case control(ControlMessage)
+}
+
+/// Messages to and from the limiter store, the key store and the registry store.
+enum Control {
     /// Gateway -> shared limiter store.
     case limitCheck(LimitCheck)
     /// Shared limiter store -> gateway.
@@ -36,6 +43,12 @@ enum Message {
     case registryInvalidate(RegistryCacheKey)
     /// Operator -> registry store.
     case registryWrite(RegistryWrite)
+}
+
+/// A control message in flight (a class, so `Message` carries one word for it).
+final class ControlMessage {
+    let body: Control
+    init(_ body: Control) { self.body = body }
 }
 
 /// Every message of the batch path. Its payloads (job records, commands) are large, so they wait in

@@ -92,7 +92,11 @@ extension Simulator {
         switch message {
         case .request(let request):
             record(node: to, kind: 1, id: request.id.value)
-            gateway(to - layout.gateway(0), .request(request))
+            // The hot path feeds the gateway directly: a request is the largest input, and a helper call would copy it.
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.request(request), now: localNow(to), into: &gatewayActions)
+            performGateway(gateway)
         case .response(let response):
             record(node: to, kind: 2, id: response.id.value)
             clientReceived(response)
@@ -103,7 +107,10 @@ extension Simulator {
             performRouter()
         case .routeReply(let reply):
             record(node: to, kind: 4, id: reply.id.value)
-            gateway(to - layout.gateway(0), .routerReplied(reply))
+            let gateway = to - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.routerReplied(reply), now: localNow(to), into: &gatewayActions)
+            performGateway(gateway)
         case .execute(let request):
             record(node: to, kind: 5, id: request.id.value)
             let orchestrator = to - layout.orchestrator(0)
@@ -125,12 +132,21 @@ extension Simulator {
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.backendReplied(reply), now: localNow(to), into: &orchestratorActions)
             performOrchestrator(orchestrator)
+        case .control(let message): deliverControl(message.body, from: from, to: to)
+        }
+    }
+
+    /// Delivers a message of the limiter store, the key store or the registry.
+    func deliverControl(_ message: Control, from: Int, to: Int) {
+        switch message {
         case .limitCheck(let check):
             record(node: to, kind: 9, id: check.id.value)
             // A store that is down takes the connection and never answers.
             guard limiterDownSince < 0 else { return }
-            let decision = limiterStore!.take(check, now: localNow(to))
-            send(.limitAnswer(LimitAnswer(id: check.id, decision: decision)), from: to, to: from)
+            let decision = limiterStore!.take(check, key: scenario.keys[check.keyIndex].name, now: localNow(to))
+            send(
+                .control(ControlMessage(.limitAnswer(LimitAnswer(id: check.id, decision: decision)))), from: to,
+                to: from)
         case .registryRead(let read, let key): registryRead(read, key, from: from)
         case .registryReply(let answer):
             record(node: to, kind: 65, id: answer.read.value)
@@ -161,7 +177,10 @@ extension Simulator {
             router.handle(.timerFired(timer), now: localNow(node), into: &routerActions)
             performRouter()
         } else if node < layout.router {
-            gateway(node - layout.gateway(0), .timerFired(timer))
+            let gateway = node - layout.gateway(0)
+            gatewayActions.removeAll(keepingCapacity: true)
+            gateways[gateway].handle(.timerFired(timer), now: localNow(node), into: &gatewayActions)
+            performGateway(gateway)
         } else {
             let orchestrator = node - layout.orchestrator(0)
             orchestratorActions.removeAll(keepingCapacity: true)
@@ -170,8 +189,8 @@ extension Simulator {
         }
     }
 
-    /// Feeds one input to a gateway at its own clock's time and performs what it asks.
-    @inline(__always) func gateway(_ index: Int, _ input: Gateway.Input) {
+    /// Feeds one of the rarer inputs to a gateway at its own clock's time and performs what it asks.
+    func gateway(_ index: Int, _ input: Gateway.Input) {
         gatewayActions.removeAll(keepingCapacity: true)
         gateways[index].handle(input, now: localNow(layout.gateway(index)), into: &gatewayActions)
         performGateway(index)
@@ -182,7 +201,8 @@ extension Simulator {
         for action in gatewayActions {
             switch action {
             case .forward(let request): send(.route(request, gateway: gateway), from: node, to: layout.router)
-            case .checkLimit(let check): send(.limitCheck(check), from: node, to: layout.redis)
+            case .checkLimit(let check):
+                send(.control(ControlMessage(.limitCheck(check))), from: node, to: layout.redis)
             case .respond(let response): send(.response(response), from: node, to: NodeLayout.client)
             case .setTimer(let timer, let at): queue.schedule(at: globalTime(at, node: node), .timer(node: node, timer))
             case .observe(let observation):
@@ -198,6 +218,8 @@ extension Simulator {
         let node = layout.router
         for action in routerActions {
             switch action {
+            case .observe(.canaryDecided):
+                for decision in router.takeCanaryAudit() { oracles.rolloutDecided(decision, at: now) }
             case .execute(let request, let orchestrator):
                 send(.execute(request), from: node, to: layout.orchestrator(orchestrator.value))
             case .reply(let reply, let gateway): send(.routeReply(reply), from: node, to: layout.gateway(gateway))

@@ -20,14 +20,7 @@ extension Oracles {
                     "limiter-policy", at: time,
                     "request \(id.value) refused with 503 for a limiter outage under fail-open")
             }
-        case .canaryDecided(_, let decision):
-            rolloutDecisions += 1
-            if canaryAudit.count < 1_000 { canaryAudit.append(CanaryAuditRow(decision, at: time)) }
-            switch decision.verdict {
-            case .promoted, .rolledBack:
-                if rolloutVerdict == nil { rolloutVerdict = (decision.verdict, time, rolloutExcess()) }
-            default: break
-            }
+        case .canaryDecided: break  // the simulator reads the router's audit log (`rolloutDecided`)
         case .limiterUnavailable(let id, let policy):
             limiterFallback = (id, policy)
             hit(.limiterFellBack)
@@ -219,5 +212,16 @@ extension Oracles {
                 + Int128(rolloutCanary.samples) * Int128(marginPpm) * Int128(rolloutStable.samples))
             / (Int128(rolloutStable.samples) * 1_000_000)
         return max(0, rolloutCanary.failures - Int64(predicted))
+    }
+
+    /// A decision of the rollout controller, from the router's audit log.
+    mutating func rolloutDecided(_ decision: CanaryDecision, at time: Int64) {
+        rolloutDecisions += 1
+        if canaryAudit.count < 1_000 { canaryAudit.append(CanaryAuditRow(decision, at: time)) }
+        switch decision.verdict {
+        case .promoted, .rolledBack:
+            if rolloutVerdict == nil { rolloutVerdict = (decision.verdict, time, rolloutExcess()) }
+        default: break
+        }
     }
 }

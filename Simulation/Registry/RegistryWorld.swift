@@ -122,7 +122,8 @@ extension Simulator {
             name: key.name, version: key.version!, tenant: 0,
             labels: [Label(key: "revision", value: "\(world.nextWrite)")])
         send(
-            .registryWrite(RegistryWrite(id: world.nextWrite, command: command)), from: NodeLayout.client,
+            .control(ControlMessage(.registryWrite(RegistryWrite(id: world.nextWrite, command: command)))),
+            from: NodeLayout.client,
             to: layout.store)
     }
 
@@ -134,7 +135,8 @@ extension Simulator {
             switch action {
             case .answer(_, let answer): checkRegistryAnswer(answer, world)
             case .readStore(let read, let key):
-                send(.registryRead(read, key), from: layout.gateway(gateway), to: layout.store)
+                send(
+                    .control(ControlMessage(.registryRead(read, key))), from: layout.gateway(gateway), to: layout.store)
             case .setTimer(let at):
                 let time = globalTime(at, node: layout.gateway(gateway))
                 world.cacheTimerAt[gateway] = time
@@ -164,7 +166,9 @@ extension Simulator {
             result = .value(
                 .servingVersions(world.model.allRecords.filter { $0.spec.name == key.name && $0.state == .serving }))
         }
-        send(.registryReply(RegistryStoreAnswer(read: read, result: result)), from: layout.store, to: gateway)
+        send(
+            .control(ControlMessage(.registryReply(RegistryStoreAnswer(read: read, result: result)))),
+            from: layout.store, to: gateway)
     }
 
     /// The store applies an operator's write; once acknowledged, the writer invalidates every gateway's cache.
@@ -184,7 +188,9 @@ extension Simulator {
         world.acknowledgedAt[position].append(now)
         for affected in RegistryCacheKey.affected(by: write.command) {
             for gateway in 0..<scenario.gateways {
-                send(.registryInvalidate(affected), from: layout.store, to: layout.gateway(gateway))
+                send(
+                    .control(ControlMessage(.registryInvalidate(affected))), from: layout.store,
+                    to: layout.gateway(gateway))
             }
         }
     }

@@ -34,7 +34,7 @@ import Testing
         var machine = gateway(.failClosed)
         var actions: [Gateway.Action] = []
         machine.handle(.request(request(1)), now: ms(0), into: &actions)
-        #expect(checks(actions) == [LimitCheck(id: RequestID(1), key: "good")])
+        #expect(checks(actions) == [LimitCheck(id: RequestID(1), keyIndex: 0)])
         #expect(forwarded(actions).isEmpty && outcomes(actions).isEmpty)
         actions.removeAll()
         machine.handle(.limiterAnswered(LimitAnswer(id: RequestID(1), decision: .granted)), now: ms(2), into: &actions)
@@ -128,8 +128,8 @@ import Testing
             RateLimiter.Override(key: "k", rate: TokenBucket.Rate(requests: 60, per: .minutes(1)), burst: 3)
         ]
         var store = LimiterStoreModel(limits: limits)
-        let decisions = (1...4).map { store.take(LimitCheck(id: RequestID(UInt64($0)), key: "k"), now: ms(0)) }
+        let decisions = (1...4).map { store.take(LimitCheck(id: RequestID(UInt64($0)), keyIndex: 0), key: "k", now: ms(0)) }
         #expect(decisions == [.granted, .granted, .granted, .denied(retryAfter: .seconds(1))])
-        #expect(store.take(LimitCheck(id: RequestID(5), key: "k"), now: ms(1_000)) == .granted)
+        #expect(store.take(LimitCheck(id: RequestID(5), keyIndex: 0), key: "k", now: ms(1_000)) == .granted)
     }
 }

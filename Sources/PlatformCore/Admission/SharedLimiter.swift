@@ -45,15 +45,17 @@ public struct SharedLimitSettings: Sendable, Equatable {
     }
 }
 
-/// A gateway asks the store for `cost` tokens of `key`'s bucket on behalf of request `id`.
+/// A gateway asks the store for `cost` tokens of key `keyIndex`'s bucket on behalf of request `id`. The key is
+/// named by its index in the gateway's key list (the shell names the store's bucket after the key), so the
+/// gateway's actions stay plain values.
 public struct LimitCheck: Sendable, Hashable {
     public var id: RequestID
-    public var key: String
+    public var keyIndex: Int
     public var cost: Int64
 
-    public init(id: RequestID, key: String, cost: Int64 = 1) {
+    public init(id: RequestID, keyIndex: Int, cost: Int64 = 1) {
         self.id = id
-        self.key = key
+        self.keyIndex = keyIndex
         self.cost = cost
     }
 }
@@ -87,9 +89,9 @@ public struct LimiterStoreModel: Sendable {
         limiter = RateLimiter(configuration: limits)
     }
 
-    /// Takes the check's tokens at the store's `now`.
-    public mutating func take(_ check: LimitCheck, now: Instant) -> LimitDecision {
-        switch limiter.admit(key: check.key, now: now, cost: check.cost) {
+    /// Takes the check's tokens from the bucket of `key` (the name of the check's key) at the store's `now`.
+    public mutating func take(_ check: LimitCheck, key: String, now: Instant) -> LimitDecision {
+        switch limiter.admit(key: key, now: now, cost: check.cost) {
         case .granted: .granted
         case .denied(let retryAfter): .denied(retryAfter: retryAfter)
         }

@@ -108,6 +108,9 @@ public struct Gateway: Sendable {
     var awaitingLimit = IdentifierTable<AwaitingLimit>(capacity: 64)
     /// Guards the limiter store (shared mode only).
     var limiterBreaker: CircuitBreaker
+    /// The shared mode's policy and timeout (nil in local mode), apart from the configuration so no request copies
+    /// the breaker's settings.
+    var sharedLimits: (policy: LimiterPolicy, timeout: Duration)? = nil
     var random: SeededRandom
     var requestCounter: UInt64 = 0
 
@@ -119,6 +122,7 @@ public struct Gateway: Sendable {
             bearer: configuration.bearer)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
         if case .shared(let settings) = configuration.rateLimitMode {
+            sharedLimits = (settings.policy, settings.timeout)
             limiterBreaker = CircuitBreaker(configuration: settings.breaker)
         } else {
             limiterBreaker = CircuitBreaker(configuration: CircuitBreaker.Configuration())
@@ -192,7 +196,7 @@ public struct Gateway: Sendable {
         let route = RouteRequest(
             id: request.id, model: request.model, version: request.version, stickyKey: request.stickyKey,
             inputElements: request.inputElements, budget: timeout - configuration.replyMargin)
-        guard case .shared(let settings) = configuration.rateLimitMode, !configuration.sabotage.contains(.noRateLimit)
+        guard let settings = sharedLimits, !configuration.sabotage.contains(.noRateLimit)
         else {
             return limitLocally(route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
         }
@@ -202,7 +206,7 @@ public struct Gateway: Sendable {
         case .admit(let probe):
             awaitingLimit[request.id.value] = AwaitingLimit(
                 route: route, keyIndex: keyIndex, deadline: deadline, probe: probe, sentAt: now)
-            actions.append(.checkLimit(LimitCheck(id: request.id, key: configuration.keys[keyIndex].name)))
+            actions.append(.checkLimit(LimitCheck(id: request.id, keyIndex: keyIndex)))
             actions.append(
                 .setTimer(
                     TimerID(request.id.value | Gateway.limiterTimerBit), at: min(now + settings.timeout, deadline)))
@@ -222,7 +226,7 @@ public struct Gateway: Sendable {
     }
 
     mutating func limiterAnswered(_ answer: LimitAnswer, now: Instant, into actions: inout [Action]) {
-        guard case .shared(let settings) = configuration.rateLimitMode,
+        guard let settings = sharedLimits,
             let waiting = awaitingLimit.removeValue(forKey: answer.id.value)
         else { return }
         switch answer.decision {
@@ -243,7 +247,7 @@ public struct Gateway: Sendable {
     }
 
     mutating func limiterTimedOut(_ id: RequestID, now: Instant, into actions: inout [Action]) {
-        guard case .shared(let settings) = configuration.rateLimitMode,
+        guard let settings = sharedLimits,
             let waiting = awaitingLimit.removeValue(forKey: id.value)
         else { return }
         limiterBreaker.callFinished(.failure, probe: waiting.probe, now: now)

@@ -33,8 +33,10 @@ public enum Observation: Sendable, Hashable {
     case breakerChanged(BackendID, CircuitBreaker.Phase)
     /// A breaker refused a call to a backend.
     case breakerRejected(BackendID)
-    /// The rollout controller of a model decided something (every look, step, promotion, rollback, override).
-    case canaryDecided(ModelID, CanaryDecision)
+    /// The rollout controller of a model decided something (every look, step, promotion, rollback, override);
+    /// the decision with its evidence waits in the router's audit log (`takeCanaryAudit`). Observations stay
+    /// plain values: every action of every node carries one.
+    case canaryDecided(ModelID)
     /// The retry policy declined to retry.
     case retryRefused(RequestID, RetryPolicy.GiveUpReason)
 }

@@ -108,7 +108,14 @@ public struct Router: Sendable {
     var healthEvents: [HealthTracker.Event] = []
     var canary: CanaryController?
     var canaryStarted = false
+    /// The rollout's model and versions, kept apart from the configuration so no input copies the controller's
+    /// configuration.
+    let rolloutVersions: (model: Int, stable: Int, canary: Int)
+    /// Whether a rollout runs; tested instead of `canary != nil`, which would copy the whole controller.
+    let hasRollout: Bool
     var canaryActions: [CanaryController.Action] = []
+    /// Decisions not yet taken by the shell.
+    var canaryAudit: [CanaryDecision] = []
 
     public init(configuration: Configuration) {
         self.configuration = configuration
@@ -119,6 +126,8 @@ public struct Router: Sendable {
         orchestratorHealth = HealthTracker(
             memberCount: configuration.orchestratorCount, configuration: configuration.orchestratorHealth)
         random = SeededRandom(seed: configuration.seed, stream: 0x2047)
+        rolloutVersions = configuration.rollout.map { ($0.model.value, $0.stable, $0.canary) } ?? (-1, 0, 0)
+        hasRollout = configuration.rollout != nil
         if let rollout = configuration.rollout {
             var controller = rollout.controller
             if configuration.sabotage.contains(.noRollback) { controller.neverRollsBack = true }
@@ -152,9 +161,9 @@ public struct Router: Sendable {
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         advanceHealth(now: now, into: &actions)
-        if let rollout = configuration.rollout, !canaryStarted {
+        if hasRollout && !canaryStarted {
             canaryStarted = true
-            drive(.start(stable: rollout.stable, canary: rollout.canary), now: now, into: &actions)
+            drive(.start(stable: rolloutVersions.stable, canary: rolloutVersions.canary), now: now, into: &actions)
         }
         switch input {
         case .route(let request, let gateway): route(request, from: gateway, now: now, into: &actions)
@@ -296,29 +305,38 @@ public struct Router: Sendable {
 
     /// Feeds a finished request of the rollout's model to its controller.
     mutating func observeForCanary(_ entry: Pending, success: Bool, now: Instant, into actions: inout [Action]) {
-        guard let rollout = configuration.rollout, pools[entry.pool].model == rollout.model.value else { return }
+        guard hasRollout, pools[entry.pool].model == rolloutVersions.model else { return }
         drive(
             .observed(version: entry.version, success: success, latency: now - entry.sentAt), now: now, into: &actions)
     }
 
     /// Runs the rollout controller and performs what it asks: the model's split, its timer, its audit trail.
     mutating func drive(_ input: CanaryController.Input, now: Instant, into actions: inout [Action]) {
-        guard let rollout = configuration.rollout, canary != nil else { return }
+        guard hasRollout else { return }
+        let rollout = rolloutVersions
         canaryActions.removeAll(keepingCapacity: true)
         canary!.handle(input, now: now, into: &canaryActions)
         for action in canaryActions {
             switch action {
             case .setWeights(let stable, let canaryWeight):
-                splits[rollout.model.value] = TrafficSplit(
+                splits[rollout.model] = TrafficSplit(
                     entries: [
                         TrafficSplit.Entry(version: rollout.stable, weight: stable),
                         TrafficSplit.Entry(version: rollout.canary, weight: canaryWeight),
                     ], ignoresWeights: configuration.sabotage.contains(.canaryIgnoresWeight))
             case .setTimer(let at): actions.append(.setTimer(TimerID(Router.canaryTimerBit), at: at))
-            case .audit(let decision): actions.append(.observe(.canaryDecided(rollout.model, decision)))
+            case .audit(let decision):
+                canaryAudit.append(decision)
+                actions.append(.observe(.canaryDecided(ModelID(rollout.model))))
             case .promoted, .rolledBack: break
             }
         }
+    }
+
+    /// The rollout's decisions since the last call, oldest first, for the shell's audit log and metrics.
+    public mutating func takeCanaryAudit() -> [CanaryDecision] {
+        defer { canaryAudit.removeAll() }
+        return canaryAudit
     }
 
     /// The rollout's phase, when there is one.
