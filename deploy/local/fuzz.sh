@@ -21,7 +21,7 @@ find Sources/PlatformCore -name '*.swift' -print0 | sort -z | xargs -0 swiftc "$
 # Builds target $1 from PlatformWire's sources and the harness $2.
 build() {
     find Sources/PlatformWire -name '*.swift' -print0 | sort -z | xargs -0 swiftc "${flags[@]}" -module-name PlatformWire \
-        -I .build/fuzz/modules "$2" .build/fuzz/libPlatformCore.a -o ".build/fuzz/$1" 2>&1 | quiet
+        -I .build/fuzz/modules -L .build/fuzz -lPlatformCore "$2" -o ".build/fuzz/$1" 2>&1 | quiet
 }
 
 for target in $targets; do
