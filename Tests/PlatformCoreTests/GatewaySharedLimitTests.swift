@@ -128,7 +128,9 @@ import Testing
             RateLimiter.Override(key: "k", rate: TokenBucket.Rate(requests: 60, per: .minutes(1)), burst: 3)
         ]
         var store = LimiterStoreModel(limits: limits)
-        let decisions = (1...4).map { store.take(LimitCheck(id: RequestID(UInt64($0)), keyIndex: 0), key: "k", now: ms(0)) }
+        let decisions = (1...4).map {
+            store.take(LimitCheck(id: RequestID(UInt64($0)), keyIndex: 0), key: "k", now: ms(0))
+        }
         #expect(decisions == [.granted, .granted, .granted, .denied(retryAfter: .seconds(1))])
         #expect(store.take(LimitCheck(id: RequestID(5), keyIndex: 0), key: "k", now: ms(1_000)) == .granted)
     }
