@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs the libFuzzer targets for the pure codecs: the JSON reader, the compact JWS (JWT) parser, the
 # registry and KServe v2 request decoders (with validation), and the HTTP/1.1 request parser. Each target is
-# compiled by swiftc directly with PlatformWire's sources (SwiftPM's executable linking clashes with libFuzzer's main); PlatformWire decodes into
-# core values, so PlatformCore is built first as a static library with the same instrumentation.
+# compiled by swiftc directly with PlatformWire's sources (SwiftPM's executable linking clashes with libFuzzer's
+# main); PlatformWire decodes into core values, so PlatformCore is built first as a static library with the same
+# instrumentation.
 # Usage: deploy/local/fuzz.sh [seconds per target, default 60] [targets, default "json jwt registry http"]
 #   deploy/local/fuzz.sh 60 jwt     # only the JWT parser, for 60 seconds
 set -euo pipefail
