@@ -1,0 +1,387 @@
+// A sans-I/O HTTP/1.1 request parser (RFC 9112) for the server side: the shell feeds whatever bytes a read
+// returned and asks for complete requests, so a request split across reads and several pipelined in one read
+// come out the same. It is strict where leniency lets two parsers disagree about framing (request smuggling):
+// both Content-Length and Transfer-Encoding, differing lengths, bare CR or LF, obs-fold are refused. After a
+// refusal, or after a request that does not keep the connection alive, it takes no more input.
+
+/// Turns a connection's bytes into requests, in order.
+public struct HTTPRequestParser: Sendable {
+    /// Where the parser is in the connection, so the shell can pick the header, body or idle timeout.
+    public enum Phase: Sendable, Equatable {
+        /// Between requests with nothing buffered: the idle timeout applies.
+        case idle
+        /// Part of a request line or header block has arrived: the header timeout applies.
+        case headers
+        /// The head is complete and the body is arriving: the body timeout applies.
+        case body
+        /// The last request asked to close the connection; further bytes are ignored.
+        case closed
+        /// A request was refused; the error response must be sent and the connection closed.
+        case failed
+    }
+
+    private enum State: Sendable {
+        case requestLine
+        case headers
+        case body(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        case closed
+        case failed(HTTPParseError)
+    }
+
+    /// The request being assembled; kept outside `State` so appending to the body does not copy it.
+    private struct Head: Sendable {
+        var method = ""
+        var target = ""
+        var version = HTTPVersion.http11
+        var headers: [(name: String, value: String)] = []
+        var headerBytes = 0
+        var body: [UInt8] = []
+    }
+
+    public let limits: HTTPLimits
+    private var state = State.requestLine
+    private var head = Head()
+    private var buffer: [UInt8] = []
+    /// Bytes before `position` are consumed; `scanned` is where the search for the next LF resumes.
+    private var position = 0
+    private var scanned = 0
+
+    public init(limits: HTTPLimits = HTTPLimits()) {
+        self.limits = limits
+    }
+
+    public var phase: Phase {
+        switch state {
+        case .requestLine: position == buffer.count ? .idle : .headers
+        case .headers: .headers
+        case .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers: .body
+        case .closed: .closed
+        case .failed: .failed
+        }
+    }
+
+    public var isIdle: Bool { phase == .idle }
+    public var inHeaders: Bool { phase == .headers }
+    public var inBody: Bool { phase == .body }
+
+    /// Appends bytes read from the connection; ignored once the parser is closed or failed.
+    public mutating func feed(_ bytes: some Collection<UInt8>) {
+        switch state {
+        case .closed, .failed: return
+        case .requestLine, .headers, .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    /// The next complete request, or nil until more bytes arrive (or for ever, once closed). Throws the same
+    /// error on every call after a refusal.
+    public mutating func next() throws(HTTPParseError) -> HTTPRequest? {
+        switch state {
+        case .failed(let error): throw error
+        case .closed: return nil
+        case .requestLine, .headers, .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers: break
+        }
+        do {
+            let request = try advance()
+            compact()
+            return request
+        } catch {
+            state = .failed(error)
+            head = Head()
+            buffer = []
+            position = 0
+            scanned = 0
+            throw error
+        }
+    }
+
+    private mutating func advance() throws(HTTPParseError) -> HTTPRequest? {
+        while true {
+            switch state {
+            case .requestLine:
+                let tooLong = HTTPParseError(
+                    status: 414, message: "request line longer than \(limits.requestLineBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.requestLineBytesMax, tooLong: tooLong) else {
+                    return nil
+                }
+                // RFC 9112 section 2.2: a server should ignore empty lines received before a request line.
+                guard !line.isEmpty else { continue }
+                try parseRequestLine(buffer[line])
+                state = .headers
+            case .headers:
+                let tooLarge = HTTPParseError(
+                    status: 431, message: "header block larger than \(limits.headerBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
+                else {
+                    return nil
+                }
+                head.headerBytes += line.count + 2
+                if line.isEmpty {
+                    if let request = try finishHead() { return request }
+                    continue
+                }
+                guard head.headers.count < limits.headerCountMax else {
+                    throw HTTPParseError(status: 431, message: "more than \(limits.headerCountMax) header fields")
+                }
+                head.headers.append(try parseField(buffer[line]))
+            case .body(let remaining):
+                let available = min(remaining, buffer.count - position)
+                head.body.append(contentsOf: buffer[position..<position + available])
+                position += available
+                guard available == remaining else {
+                    state = .body(remaining: remaining - available)
+                    return nil
+                }
+                return finishRequest()
+            case .chunkSize:
+                let tooLong = HTTPParseError.badRequest("chunk size line longer than \(limits.chunkLineBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, tooLong: tooLong) else {
+                    return nil
+                }
+                let size = try parseChunkSize(buffer[line])
+                if size == 0 {
+                    head.headerBytes = 0
+                    state = .trailers
+                } else {
+                    state = .chunkData(remaining: size)
+                }
+            case .chunkData(let remaining):
+                let available = min(remaining, buffer.count - position)
+                head.body.append(contentsOf: buffer[position..<position + available])
+                position += available
+                guard available == remaining else {
+                    state = .chunkData(remaining: remaining - available)
+                    return nil
+                }
+                state = .chunkDataEnd
+            case .chunkDataEnd:
+                guard buffer.count - position >= 2 else { return nil }
+                guard buffer[position] == 0x0D, buffer[position + 1] == 0x0A else {
+                    throw .badRequest("chunk data not followed by CRLF")
+                }
+                position += 2
+                scanned = position
+                state = .chunkSize
+            case .trailers:
+                let tooLarge = HTTPParseError(
+                    status: 431, message: "trailers larger than \(limits.headerBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
+                else {
+                    return nil
+                }
+                head.headerBytes += line.count + 2
+                guard !line.isEmpty else { return finishRequest() }
+                // Trailers are checked like headers, then dropped: nothing in the platform reads them.
+                _ = try parseField(buffer[line])
+            case .closed, .failed:
+                return nil
+            }
+        }
+    }
+
+    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
+    /// bytes or more (with its CRLF) throws `tooLong`, checked before the whole line has arrived.
+    private mutating func takeLine(bytesMax: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> Range<Int>? {
+        var index = max(scanned, position)
+        while index < buffer.count && buffer[index] != 0x0A { index += 1 }
+        guard index < buffer.count else {
+            scanned = index
+            if buffer.count - position > bytesMax { throw tooLong }
+            return nil
+        }
+        guard index - position + 1 <= bytesMax else { throw tooLong }
+        guard index > position, buffer[index - 1] == 0x0D else { throw .badRequest("line ends in a bare LF") }
+        let line = position..<index - 1
+        guard !buffer[line].contains(0x0D) else { throw .badRequest("bare CR inside a line") }
+        position = index + 1
+        scanned = position
+        return line
+    }
+
+    private mutating func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) {
+        let parts = line.split(separator: 0x20, maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 3 else {
+            throw .badRequest("request line \(httpQuoted(line)) is not 'method SP target SP version'")
+        }
+        guard !parts[0].isEmpty, parts[0].allSatisfy(isTokenByte) else {
+            throw .badRequest("method \(httpQuoted(parts[0])) is not a token")
+        }
+        guard !parts[1].isEmpty, parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .badRequest("request target \(httpQuoted(parts[1])) is empty or has a control or non-ASCII byte")
+        }
+        head.method = String(decoding: parts[0], as: UTF8.self)
+        head.target = String(decoding: parts[1], as: UTF8.self)
+        head.version = try parseVersion(parts[2])
+    }
+
+    private func parseVersion(_ text: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPVersion {
+        let bytes = Array(text)
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        guard bytes.count == 8, bytes[0..<5].elementsEqual("HTTP/".utf8), isDigit(bytes[5]),
+            bytes[6] == UInt8(ascii: "."), isDigit(bytes[7])
+        else {
+            throw .badRequest("protocol version \(httpQuoted(text)) is not HTTP/digit.digit")
+        }
+        switch (bytes[5], bytes[7]) {
+        case (UInt8(ascii: "1"), UInt8(ascii: "1")): return .http11
+        case (UInt8(ascii: "1"), UInt8(ascii: "0")): return .http10
+        default:
+            throw HTTPParseError(status: 505, message: "protocol version \(httpQuoted(text)) is not supported")
+        }
+    }
+
+    private func parseField(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> (name: String, value: String) {
+        if let first = line.first, first == 0x20 || first == 0x09 {
+            throw .badRequest("obsolete line folding (a header line starting with whitespace)")
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+            throw .badRequest("header line \(httpQuoted(line)) has no colon")
+        }
+        let name = line[line.startIndex..<colon]
+        guard !name.isEmpty, name.allSatisfy(isTokenByte) else {
+            throw .badRequest("header name \(httpQuoted(name)) is not a token")
+        }
+        var value = line[(colon + 1)...]
+        while let byte = value.first, byte == 0x20 || byte == 0x09 { value = value.dropFirst() }
+        while let byte = value.last, byte == 0x20 || byte == 0x09 { value = value.dropLast() }
+        if let bad = value.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            throw .badRequest("header \(httpQuoted(name)) has control byte \(httpQuoted([bad])) in its value")
+        }
+        // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
+        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+    }
+
+    /// Decides how the body is framed once the empty line has arrived; returns the request if it has no body.
+    private mutating func finishHead() throws(HTTPParseError) -> HTTPRequest? {
+        let request = HTTPRequest(
+            method: head.method, target: head.target, version: head.version, headers: head.headers)
+        if head.version == .http11 {
+            let hosts = request.headers(named: "Host").count
+            guard hosts == 1 else { throw .badRequest("HTTP/1.1 request with \(hosts) Host headers, expected 1") }
+        }
+        let transferEncodings = request.headers(named: "Transfer-Encoding")
+        let contentLengths = request.headers(named: "Content-Length")
+        if !transferEncodings.isEmpty {
+            guard contentLengths.isEmpty else { throw .badRequest("both Content-Length and Transfer-Encoding") }
+            guard head.version == .http11 else { throw .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
+            let codings = transferEncodings.flatMap(commaList).map { $0.lowercased() }
+            if let unknown = codings.first(where: { $0 != "chunked" }) {
+                throw HTTPParseError(
+                    status: 501, message: "transfer-coding \(httpQuoted(Array(unknown.utf8))) is not implemented")
+            }
+            guard codings.count == 1 else { throw .badRequest("transfer-coding chunked applied more than once") }
+            head.body = []
+            state = .chunkSize
+            return nil
+        }
+        let length = try parseContentLength(contentLengths)
+        guard length > 0 else { return finishRequest() }
+        state = .body(remaining: length)
+        return nil
+    }
+
+    private func parseContentLength(_ values: [String]) throws(HTTPParseError) -> Int {
+        var length: Int? = nil
+        for text in values.flatMap(commaList) {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                throw .badRequest("Content-Length \(httpQuoted(Array(text.utf8))) is not a decimal number")
+            }
+            // Digits beyond what fits the limit are refused before they can overflow.
+            let digits = text.utf8.drop { $0 == UInt8(ascii: "0") }
+            guard digits.count <= String(limits.bodyBytesMax).utf8.count, let value = Int(text),
+                value <= limits.bodyBytesMax
+            else {
+                throw HTTPParseError(
+                    status: 413,
+                    message: "Content-Length \(httpQuoted(Array(text.utf8))) exceeds \(limits.bodyBytesMax) bytes")
+            }
+            if let length, length != value { throw .badRequest("differing Content-Length values") }
+            length = value
+        }
+        guard let length else { return 0 }
+        return length
+    }
+
+    private func parseChunkSize(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
+        var size = 0
+        var index = line.startIndex
+        while index < line.endIndex, let digit = hexValue(line[index]) {
+            size = size * 16 + digit
+            guard size <= limits.bodyBytesMax - head.body.count else {
+                throw HTTPParseError(status: 413, message: "chunked body larger than \(limits.bodyBytesMax) bytes")
+            }
+            index += 1
+        }
+        guard index > line.startIndex else { throw .badRequest("chunk size \(httpQuoted(line)) is not hexadecimal") }
+        // Chunk extensions (after optional whitespace and ';') are allowed and ignored; nothing else may follow.
+        var rest = line[index...]
+        while let byte = rest.first, byte == 0x20 || byte == 0x09 { rest = rest.dropFirst() }
+        guard rest.isEmpty || rest.first == UInt8(ascii: ";") else {
+            throw .badRequest("chunk size \(httpQuoted(line)) is not hexadecimal")
+        }
+        if rest.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            throw .badRequest("chunk extension has a control byte")
+        }
+        return size
+    }
+
+    private mutating func finishRequest() -> HTTPRequest {
+        var request = HTTPRequest(
+            method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body)
+        let options = request.headers(named: "Connection").flatMap(commaList).map { $0.lowercased() }
+        switch request.version {
+        case .http11: request.keepAlive = !options.contains("close")
+        case .http10: request.keepAlive = options.contains("keep-alive") && !options.contains("close")
+        }
+        head = Head()
+        state = request.keepAlive ? .requestLine : .closed
+        if !request.keepAlive {
+            buffer = []
+            position = 0
+            scanned = 0
+        }
+        return request
+    }
+
+    /// Drops consumed bytes once they are at least half the buffer, so the cost stays linear in the input.
+    private mutating func compact() {
+        guard position > 0, position * 2 >= buffer.count else { return }
+        buffer.removeSubrange(0..<position)
+        scanned -= position
+        position = 0
+    }
+}
+
+/// The elements of a comma-separated field value, trimmed of whitespace, empty elements dropped (RFC 9110 5.6.1).
+private func commaList(_ value: String) -> [String] {
+    value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true).compactMap { element in
+        var element = element
+        while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
+        while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
+        return element.isEmpty ? nil : String(decoding: element, as: UTF8.self)
+    }
+}
+
+/// tchar from RFC 9110 section 5.6.2.
+private func isTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+    default:
+        return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+    }
+}
+
+private func hexValue(_ byte: UInt8) -> Int? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+    default: nil
+    }
+}

@@ -1,0 +1,104 @@
+// An HTTP/1.1 response and its bytes on the wire. The serializer always frames the body with Content-Length (no
+// chunked responses yet), so a response can never be misread by the client about where it ends.
+
+/// A response to send; `serialized()` adds Content-Length and, when asked, `Connection: close`.
+public struct HTTPResponse: Sendable, Equatable {
+    public var status: Int
+    public var reason: String
+    /// Header fields in the order to send; must not include Content-Length or Connection, which the serializer
+    /// writes itself.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Whether to tell the client, and the shell, that the connection closes after this response.
+    public var closeConnection: Bool
+
+    public init(
+        status: Int, reason: String? = nil, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        closeConnection: Bool = false
+    ) {
+        precondition((100...999).contains(status), "HTTP status \(status) is not three digits")
+        self.status = status
+        self.reason = reason ?? HTTPResponse.reasonPhrase(for: status)
+        self.headers = headers
+        self.body = body
+        self.closeConnection = closeConnection
+    }
+
+    /// The answer to a refused request: its status, the message as plain text, and the connection closed.
+    public static func error(_ error: HTTPParseError) -> HTTPResponse {
+        HTTPResponse(
+            status: error.status, headers: [("Content-Type", "text/plain; charset=utf-8")],
+            body: Array((error.message + "\n").utf8), closeConnection: true)
+    }
+
+    /// The status line, headers, Content-Length, optional `Connection: close`, an empty line and the body.
+    public func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64 + headers.count * 32 + body.count)
+        bytes.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
+        appendChecked(reason, to: &bytes, what: "reason phrase")
+        bytes.append(contentsOf: [0x0D, 0x0A])
+        for (name, value) in headers {
+            precondition(
+                !httpNamesEqual(name, "Content-Length") && !httpNamesEqual(name, "Connection"),
+                "header \(name) is written by the serializer")
+            appendChecked(name, to: &bytes, what: "header name")
+            bytes.append(contentsOf: ": ".utf8)
+            appendChecked(value, to: &bytes, what: "header value")
+            bytes.append(contentsOf: [0x0D, 0x0A])
+        }
+        bytes.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        if closeConnection { bytes.append(contentsOf: "Connection: close\r\n".utf8) }
+        bytes.append(contentsOf: [0x0D, 0x0A])
+        bytes.append(contentsOf: body)
+        return bytes
+    }
+
+    /// A CR or LF in a header would let its author forge further headers: that is a programmer error here,
+    /// since values from peers must be checked before they reach a response.
+    private func appendChecked(_ text: String, to bytes: inout [UInt8], what: String) {
+        precondition(!text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }, "\(what) contains CR, LF or NUL")
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {
+        lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.body == rhs.body
+            && lhs.closeConnection == rhs.closeConnection && lhs.headers.count == rhs.headers.count
+            && zip(lhs.headers, rhs.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    /// The reason phrase RFC 9110 gives a status, or "Unknown" for one it does not name.
+    public static func reasonPhrase(for status: Int) -> String {
+        switch status {
+        case 100: "Continue"
+        case 101: "Switching Protocols"
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 301: "Moved Permanently"
+        case 302: "Found"
+        case 304: "Not Modified"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 408: "Request Timeout"
+        case 409: "Conflict"
+        case 413: "Content Too Large"
+        case 414: "URI Too Long"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
+        case 500: "Internal Server Error"
+        case 501: "Not Implemented"
+        case 502: "Bad Gateway"
+        case 503: "Service Unavailable"
+        case 504: "Gateway Timeout"
+        case 505: "HTTP Version Not Supported"
+        default: "Unknown"
+        }
+    }
+}

@@ -1,0 +1,235 @@
+// The HTTP/1.1 request parser reads attacker bytes in whatever pieces the network delivers: the same requests
+// must come out however the bytes are split, every framing ambiguity must be refused with the right status, and
+// the response serializer's bytes are checked exactly.
+
+import Testing
+
+@testable import PlatformWire
+
+/// Feeds `text` in one piece and collects every request, then the error if one was thrown.
+private func parseAll(
+    _ text: String, limits: HTTPLimits = HTTPLimits()
+) -> (requests: [HTTPRequest], error: HTTPParseError?) {
+    var parser = HTTPRequestParser(limits: limits)
+    parser.feed(Array(text.utf8))
+    return drain(&parser)
+}
+
+private func drain(_ parser: inout HTTPRequestParser) -> (requests: [HTTPRequest], error: HTTPParseError?) {
+    var requests: [HTTPRequest] = []
+    do {
+        while let request = try parser.next() { requests.append(request) }
+        return (requests, nil)
+    } catch {
+        return (requests, error)
+    }
+}
+
+@Suite struct HTTPParserTests {
+    @Test func parsesSimpleGet() throws {
+        var parser = HTTPRequestParser()
+        #expect(parser.isIdle)
+        parser.feed(Array("GET /health?x=1 HTTP/1.1\r\nHost: a\r\nAccept:  */* \r\nX-Trace: 1\r\n\r\n".utf8))
+        let request = try #require(try parser.next())
+        #expect(request.method == "GET")
+        #expect(request.target == "/health?x=1")
+        #expect(request.version == .http11)
+        #expect(request.headers.map(\.name) == ["Host", "Accept", "X-Trace"])
+        #expect(request.header("accept") == "*/*")
+        #expect(request.header("HOST") == "a")
+        #expect(request.header("missing") == nil)
+        #expect(request.body.isEmpty)
+        #expect(request.keepAlive)
+        #expect(try parser.next() == nil)
+        #expect(parser.isIdle)
+    }
+
+    @Test func postWithContentLengthSplitByteByByte() throws {
+        let text = "POST /v1/infer HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world"
+        var parser = HTTPRequestParser()
+        var requests: [HTTPRequest] = []
+        for (offset, byte) in text.utf8.enumerated() {
+            parser.feed([byte])
+            if let request = try parser.next() { requests.append(request) }
+            if offset < 10 { #expect(parser.inHeaders) }
+            if offset > 60 && offset < text.utf8.count - 1 { #expect(parser.inBody) }
+        }
+        #expect(requests.count == 1)
+        #expect(requests.first?.body == Array("hello world".utf8))
+        #expect(parser.isIdle)
+    }
+
+    @Test func pipelinedRequestsComeOutInOrder() {
+        let text =
+            "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+            + "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
+            + "GET /c HTTP/1.1\r\nHost: h\r\n\r\nGET /d HT"
+        var parser = HTTPRequestParser()
+        parser.feed(Array(text.utf8))
+        let (requests, error) = drain(&parser)
+        #expect(error == nil)
+        #expect(requests.map(\.target) == ["/a", "/b", "/c"])
+        #expect(requests[1].body == Array("xyz".utf8))
+        #expect(parser.inHeaders)
+        parser.feed(Array("TP/1.1\r\nHost: h\r\n\r\n".utf8))
+        #expect(drain(&parser).requests.map(\.target) == ["/d"])
+    }
+
+    @Test func chunkedBodyWithExtensionsAndTrailers() {
+        let text =
+            "POST /v1/batch HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n"
+            + "5;name=value\r\nhello\r\n6 ; ext\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n"
+            + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+        // Every split point must give the same requests.
+        for split in 0...text.utf8.count {
+            var parser = HTTPRequestParser()
+            parser.feed(Array(text.utf8).prefix(split))
+            var (requests, error) = drain(&parser)
+            parser.feed(Array(text.utf8).dropFirst(split))
+            let rest = drain(&parser)
+            requests += rest.requests
+            error = error ?? rest.error
+            #expect(error == nil)
+            #expect(requests.map(\.target) == ["/v1/batch", "/next"])
+            #expect(requests.first?.body == Array("hello world".utf8))
+            #expect(requests.first?.header("X-Checksum") == nil)
+        }
+    }
+
+    @Test func ignoresEmptyLinesBeforeTheRequestLine() {
+        #expect(parseAll("\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n").requests.count == 1)
+    }
+
+    @Test(arguments: [
+        // Framing ambiguities (request smuggling).
+        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 4\r\n\r\nabcd", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3x\r\n", 400),
+        ("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
+        // Line syntax.
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+        ("GET / HTTP/1.1\nHost: h\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\rX: 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A : 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX(A): 1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\u{1}b\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\u{7F}b\r\n\r\n", 400),
+        ("G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET /a\u{1}b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET / HTTP/1.1 \r\nHost: h\r\n\r\n", 400),
+        ("GET / HTTX/1.1\r\nHost: h\r\n\r\n", 400),
+        ("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
+        ("GET / HTTP/0.9\r\n\r\n", 505),
+        ("GET / HTTP/1.1\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ])
+    func refusesMalformedRequests(_ text: String, _ status: Int) {
+        let (requests, error) = parseAll(text)
+        #expect(requests.isEmpty, "\(text.debugDescription)")
+        #expect(error?.status == status, "\(text.debugDescription): \(String(describing: error))")
+    }
+
+    @Test func errorMessagesNameWhatWasWrong() {
+        #expect(
+            parseAll("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n").error
+                == HTTPParseError(status: 501, message: "transfer-coding \"gzip\" is not implemented"))
+        #expect(
+            parseAll("GET / HTTP/1.1\r\nHost: h\r\nX-A: a\u{1}b\r\n\r\n").error?.message
+                == "header \"X-A\" has control byte \"\\x01\" in its value")
+        #expect(
+            parseAll("GET / HTTP/3.0\r\n\r\n").error?.description
+                == "505 HTTP Version Not Supported: protocol version \"HTTP/3.0\" is not supported")
+    }
+
+    @Test func refusesInputAfterAnError() {
+        var parser = HTTPRequestParser()
+        parser.feed(Array("GET / HTTP/1.1\nHost: h\r\n\r\n".utf8))
+        #expect(throws: HTTPParseError.self) { try parser.next() }
+        #expect(parser.phase == .failed)
+        parser.feed(Array("GET / HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+        #expect(throws: HTTPParseError.badRequest("line ends in a bare LF")) { try parser.next() }
+    }
+
+    @Test(arguments: [
+        ("HTTP/1.1", "", true),
+        ("HTTP/1.1", "Connection: close\r\n", false),
+        ("HTTP/1.1", "Connection: Upgrade, CLOSE\r\n", false),
+        ("HTTP/1.1", "Connection: keep-alive\r\n", true),
+        ("HTTP/1.0", "", false),
+        ("HTTP/1.0", "Connection: Keep-Alive\r\n", true),
+        ("HTTP/1.0", "Connection: close\r\n", false),
+    ])
+    func keepAliveRules(_ version: String, _ connection: String, _ keepAlive: Bool) {
+        let (requests, error) = parseAll("GET / \(version)\r\nHost: h\r\n\(connection)\r\n")
+        #expect(error == nil)
+        #expect(requests.first?.keepAlive == keepAlive)
+    }
+
+    @Test func stopsAfterARequestThatClosesTheConnection() {
+        var parser = HTTPRequestParser()
+        parser.feed(Array("GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\n\r\n".utf8))
+        #expect(drain(&parser).requests.map(\.target) == ["/a"])
+        #expect(parser.phase == .closed)
+    }
+
+    @Test func enforcesLimits() {
+        var limits = HTTPLimits()
+        limits.requestLineBytesMax = 32
+        limits.headerBytesMax = 64
+        limits.headerCountMax = 3
+        limits.bodyBytesMax = 10
+        let long = String(repeating: "a", count: 40)
+        #expect(parseAll("GET /\(long) HTTP/1.1\r\n", limits: limits).error?.status == 414)
+        // Refused before the line ends, so a peer cannot make the buffer grow without bound.
+        #expect(parseAll("GET /\(long)", limits: limits).error?.status == 414)
+        #expect(parseAll("GET / HTTP/1.1\r\nHost: h\r\nX: \(long)\(long)", limits: limits).error?.status == 431)
+        let many = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n"
+        #expect(parseAll(many, limits: limits).error?.status == 431)
+        let body = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n"
+        #expect(parseAll(body, limits: limits).error?.status == 413)
+        #expect(
+            parseAll("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n").error?.status
+                == 413)
+        let chunked = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n"
+        #expect(parseAll(chunked, limits: limits).error?.status == 413)
+        #expect(
+            parseAll("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFFFF\r\n").error?
+                .status == 413)
+        let exact = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789"
+        #expect(parseAll(exact, limits: limits).requests.count == 1)
+    }
+
+    @Test func serializesResponsesExactly() {
+        let response = HTTPResponse(
+            status: 200, headers: [("Content-Type", "application/json")], body: Array("{}".utf8))
+        #expect(
+            String(decoding: response.serialized(), as: UTF8.self)
+                == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        let closing = HTTPResponse(status: 204, closeConnection: true)
+        #expect(
+            String(decoding: closing.serialized(), as: UTF8.self)
+                == "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let custom = HTTPResponse(status: 299, reason: "Fine")
+        #expect(
+            String(decoding: custom.serialized(), as: UTF8.self) == "HTTP/1.1 299 Fine\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    @Test func serializesParseErrors() {
+        let error = HTTPParseError(status: 431, message: "more than 100 header fields")
+        #expect(
+            String(decoding: HTTPResponse.error(error).serialized(), as: UTF8.self)
+                == "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                + "Content-Length: 28\r\nConnection: close\r\n\r\nmore than 100 header fields\n")
+    }
+}
