@@ -129,11 +129,9 @@ public struct HTTPRequestParser: Sendable {
                 }
                 head.headers.append(try parseField(buffer[line]))
             case .body(let remaining):
-                let available = min(remaining, buffer.count - position)
-                head.body.append(contentsOf: buffer[position..<position + available])
-                position += available
-                guard available == remaining else {
-                    state = .body(remaining: remaining - available)
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    state = .body(remaining: left)
                     return nil
                 }
                 return finishRequest()
@@ -150,11 +148,9 @@ public struct HTTPRequestParser: Sendable {
                     state = .chunkData(remaining: size)
                 }
             case .chunkData(let remaining):
-                let available = min(remaining, buffer.count - position)
-                head.body.append(contentsOf: buffer[position..<position + available])
-                position += available
-                guard available == remaining else {
-                    state = .chunkData(remaining: remaining - available)
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    state = .chunkData(remaining: left)
                     return nil
                 }
                 state = .chunkDataEnd
@@ -185,6 +181,14 @@ public struct HTTPRequestParser: Sendable {
 
     /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
     /// bytes or more (with its CRLF) throws `tooLong`, checked before the whole line has arrived.
+    /// Moves up to `remaining` buffered bytes into the body; returns how many are still to come.
+    private mutating func takeBody(_ remaining: Int) -> Int {
+        let available = min(remaining, buffer.count - position)
+        head.body.append(contentsOf: buffer[position..<position + available])
+        position += available
+        return remaining - available
+    }
+
     private mutating func takeLine(bytesMax: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> Range<Int>? {
         var index = max(scanned, position)
         while index < buffer.count && buffer[index] != 0x0A { index += 1 }
