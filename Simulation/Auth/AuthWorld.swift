@@ -127,6 +127,11 @@ final class AuthWorld {
         return KeyMaterial(keyID: id, secret: secret, salt: salt)
     }
 
+    /// What every gateway (both its sides) starts with: the key store as created, and the first signing key.
+    func initialSources() -> CredentialSources {
+        CredentialSources(apiKeys: store, secretDigest: digest, bearer: bearer(firstKey: true, secondKey: false))
+    }
+
     /// The bearer check a gateway runs with these signing keys (ids "k1" and "k2").
     func bearer(firstKey: Bool, secondKey: Bool) -> any BearerAuthenticator {
         var keys: [JWSKey] = []

@@ -25,11 +25,7 @@ extension Simulator {
         for index in 0..<scenario.gateways {
             var configuration = JobFrontend.Configuration()
             configuration.keys = Simulator.apiKeys(scenario)
-            if let auth {
-                configuration.apiKeys = auth.store
-                configuration.secretDigest = auth.digest
-                configuration.bearer = auth.bearer(firstKey: true, secondKey: false)
-            }
+            if let auth { configuration.credentials = auth.initialSources() }
             configuration.deployment = deployment
             configuration.partitionCount = spec.partitions
             configuration.frontendIndex = index

@@ -79,11 +79,7 @@ public final class Simulator {
         router = Router(configuration: Simulator.routerConfiguration(scenario, deployment, sabotage, seed: seed))
         for index in 0..<scenario.gateways {
             var configuration = Simulator.gatewayConfiguration(scenario, deployment, index, sabotage, seed)
-            if let auth {
-                configuration.apiKeys = auth.store
-                configuration.secretDigest = auth.digest
-                configuration.bearer = auth.bearer(firstKey: true, secondKey: false)
-            }
+            if let auth { configuration.credentials = auth.initialSources() }
             gateways.append(Gateway(configuration: configuration))
         }
         for index in 0..<scenario.orchestrators {

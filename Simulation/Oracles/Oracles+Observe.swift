@@ -216,7 +216,6 @@ extension Oracles {
 
     /// A decision of the rollout controller, from the router's audit log.
     mutating func rolloutDecided(_ decision: CanaryDecision, at time: Int64) {
-        rolloutDecisions += 1
         if canaryAudit.count < 1_000 { canaryAudit.append(CanaryAuditRow(decision, at: time)) }
         switch decision.verdict {
         case .promoted, .rolledBack:

@@ -37,7 +37,6 @@ struct Oracles {
     /// it came and the canary's excess failures at that moment.
     var rolloutStable = (samples: Int64(0), failures: Int64(0))
     var rolloutCanary = (samples: Int64(0), failures: Int64(0))
-    var rolloutDecisions = 0
     /// The controller's audit log (the first 1 000 decisions).
     var canaryAudit: [CanaryAuditRow] = []
     var rolloutVerdict: (verdict: CanaryDecision.Verdict, at: Int64, excess: Int64)?

@@ -55,7 +55,6 @@ final class RegistryWorld {
     /// (index rv - 1), in global time.
     var acknowledgedAt: [[Int64]]
     var lookups = 0
-    var staleAnswers = 0
     var writesRefused = 0
 
     init(spec: RegistrySpec, gateways: Int, sabotage: Sabotage, random: SeededRandom) {
@@ -203,7 +202,6 @@ extension Simulator {
         switch answer {
         case .hit(let cached), .filled(let cached): value = cached
         case .stale(let cached, let age):
-            world.staleAnswers += 1
             oracles.hit(.registryServedStale)
             if age > world.spec.cache.staleServeMax {
                 oracles.violate(

@@ -46,7 +46,8 @@ private struct TableBearer: BearerAuthenticator {
 
     @Test func storedKeysGiveTheirTenantAndNeedTheCallsScope() {
         let (store, inferOnly, batchOnly) = store()
-        let authenticator = Authenticator(keys: keys, apiKeys: store, secretDigest: TestDigest())
+        let authenticator = Authenticator(
+            keys: keys, sources: CredentialSources(apiKeys: store, secretDigest: TestDigest()))
         #expect(authenticator.authorize(inferOnly, scope: .infer, now: .zero) == .allowed(keyIndex: 1))
         #expect(authenticator.authorize(inferOnly, scope: .batch, now: .zero) == .refused(.forbidden))
         #expect(authenticator.authorize(batchOnly, scope: .batch, now: .zero) == .allowed(keyIndex: 0))
@@ -60,7 +61,8 @@ private struct TableBearer: BearerAuthenticator {
 
     @Test func aRevocationReachesTheReplica() {
         var (authoritative, inferOnly, _) = store()
-        var authenticator = Authenticator(keys: keys, apiKeys: authoritative, secretDigest: TestDigest())
+        var authenticator = Authenticator(
+            keys: keys, sources: CredentialSources(apiKeys: authoritative, secretDigest: TestDigest()))
         _ = authoritative.apply(
             .revoke(keyID: "inferkey1", tenant: 1), now: Instant(nanoseconds: 5), digest: TestDigest())
         // Until the change arrives the replica still accepts the key; afterwards it refuses it.
@@ -74,10 +76,11 @@ private struct TableBearer: BearerAuthenticator {
     @Test func tokensNameTheirTenantAndCarryTheirScopes() {
         var authenticator = Authenticator(
             keys: keys,
-            bearer: TableBearer(principals: [
-                "h.p.s": AuthenticatedPrincipal(subject: "u1", tenant: "tenant-b", scopes: ["infer"]),
-                "h.p.other": AuthenticatedPrincipal(subject: "u2", tenant: "tenant-z", scopes: ["infer"]),
-            ]))
+            sources: CredentialSources(
+                bearer: TableBearer(principals: [
+                    "h.p.s": AuthenticatedPrincipal(subject: "u1", tenant: "tenant-b", scopes: ["infer"]),
+                    "h.p.other": AuthenticatedPrincipal(subject: "u2", tenant: "tenant-z", scopes: ["infer"]),
+                ])))
         #expect(authenticator.authorize("h.p.s", scope: .infer, now: .zero) == .allowed(keyIndex: 1))
         #expect(authenticator.authorize("h.p.s", scope: .batch, now: .zero) == .refused(.forbidden))
         #expect(

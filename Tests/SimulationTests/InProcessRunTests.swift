@@ -40,4 +40,23 @@ import Testing
         let outcome = Simulator(scenario: try tinyScenario(), seed: 1, sabotage: .lostReply).run()
         #expect(outcome.report.violations.contains { $0.invariant == "exactly-one-response" })
     }
+
+    /// The scenario file shipped under `scenarios/`.
+    func shipped(_ name: String) throws -> Scenario {
+        let path = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let text = try String(contentsOfFile: "/" + path + "/scenarios/\(name).json", encoding: .utf8)
+        return try Scenario.load(json: text, file: name + ".json")
+    }
+
+    @Test func theReportCarriesTheCanaryAuditLogAndTheRegistryCache() throws {
+        let canary = Simulator(scenario: try shipped("canary-bad"), seed: 1).run().report
+        let decisions = try #require(canary.canaryDecisions)
+        #expect(decisions.first?.verdict == "started")
+        #expect(decisions.last?.verdict.hasPrefix("rolled back") == true)
+        #expect(decisions.last.map { $0.canarySamples > 0 && $0.errorThresholdMilli > 0 } == true)
+        let registry = try #require(Simulator(scenario: try shipped("registry-outage"), seed: 1).run().report.registry)
+        #expect(registry.lookups == registry.hits + registry.misses)
+        #expect(registry.hitRatePartsPerMillion > 0 && registry.staleServed > 0 && registry.writesRefused > 0)
+        #expect(Simulator(scenario: try tinyScenario(), seed: 1).run().report.canaryDecisions == nil)
+    }
 }

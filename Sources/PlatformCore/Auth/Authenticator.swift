@@ -4,6 +4,22 @@
 // the configuration. Every refusal of a credential is a 401 with no detail; a valid credential without
 // the scope the call needs is a 403.
 
+/// Where credentials other than the static keys are checked: a replica of the key store with the digest its
+/// secrets are stored under, and the shell's bearer-token check. Absent parts accept nothing.
+public struct CredentialSources: Sendable {
+    public var apiKeys: APIKeyStore?
+    public var secretDigest: (any SecretDigest)?
+    public var bearer: (any BearerAuthenticator)?
+
+    public init(
+        apiKeys: APIKeyStore? = nil, secretDigest: (any SecretDigest)? = nil, bearer: (any BearerAuthenticator)? = nil
+    ) {
+        self.apiKeys = apiKeys
+        self.secretDigest = secretDigest
+        self.bearer = bearer
+    }
+}
+
 /// Authenticates credentials and checks scopes; takes key-store and signing-key changes as they come.
 public struct Authenticator: Sendable {
     /// The tenants' limit entries and static credentials; a stored key's or a token's tenant names one.
@@ -13,15 +29,12 @@ public struct Authenticator: Sendable {
     let secretDigest: (any SecretDigest)?
     var bearer: (any BearerAuthenticator)?
 
-    public init(
-        keys: [Gateway.APIKey], apiKeys: APIKeyStore? = nil, secretDigest: (any SecretDigest)? = nil,
-        bearer: (any BearerAuthenticator)? = nil
-    ) {
+    public init(keys: [Gateway.APIKey], sources: CredentialSources = CredentialSources()) {
         self.keys = keys
         keyTable = APIKeyTable(keys)
-        self.apiKeys = apiKeys
-        self.secretDigest = secretDigest
-        self.bearer = bearer
+        apiKeys = sources.apiKeys
+        secretDigest = sources.secretDigest
+        bearer = sources.bearer
     }
 
     /// Stored API keys changed (created, revoked, rotated): the replica takes them.

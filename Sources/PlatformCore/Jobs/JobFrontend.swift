@@ -42,10 +42,8 @@ public enum BatchOutcome: Sendable, Hashable {
 public struct JobFrontend: Sendable {
     public struct Configuration: Sendable {
         public var keys: [Gateway.APIKey] = []
-        /// Stored API keys and bearer tokens, as the gateway takes them (see `Authenticator`).
-        public var apiKeys: APIKeyStore?
-        public var secretDigest: (any SecretDigest)?
-        public var bearer: (any BearerAuthenticator)?
+        /// Stored API keys and bearer tokens, besides the static keys (see `Authenticator`).
+        public var credentials = CredentialSources()
         public var deployment = Deployment(models: [], backendCount: 0)
         public var partitionCount: Int = 8
         public var itemsMax: Int = 10_000
@@ -135,9 +133,7 @@ public struct JobFrontend: Sendable {
         precondition(configuration.publishBatchMax >= 1, "publishBatchMax must be >= 1")
         precondition(configuration.publishTimeout > .zero, "publishTimeout must be > 0")
         self.configuration = configuration
-        authenticator = Authenticator(
-            keys: configuration.keys, apiKeys: configuration.apiKeys, secretDigest: configuration.secretDigest,
-            bearer: configuration.bearer)
+        authenticator = Authenticator(keys: configuration.keys, sources: configuration.credentials)
         publishers = Array(repeating: Publisher(), count: configuration.partitionCount)
     }
 

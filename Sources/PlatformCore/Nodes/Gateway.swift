@@ -30,12 +30,8 @@ public struct Gateway: Sendable {
         public var gatewayCount: Int = 1
         /// The tenants' limit entries (and static credentials); a stored key's or a token's tenant names one.
         public var keys: [APIKey] = []
-        /// Stored API keys (`aip_…` credentials): the gateway's replica of the key store, and the digest their
-        /// secrets are stored under.
-        public var apiKeys: APIKeyStore?
-        public var secretDigest: (any SecretDigest)?
-        /// Bearer tokens (three dot-separated parts), when tokens are accepted.
-        public var bearer: (any BearerAuthenticator)?
+        /// Stored API keys and bearer tokens, besides the static keys (see `Authenticator`).
+        public var credentials = CredentialSources()
         public var rateLimits = RateLimiter.Configuration()
         /// Local limits only, or a shared limiter store with its outage policy.
         public var rateLimitMode: RateLimitMode = .local
@@ -117,9 +113,7 @@ public struct Gateway: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
-        authenticator = Authenticator(
-            keys: configuration.keys, apiKeys: configuration.apiKeys, secretDigest: configuration.secretDigest,
-            bearer: configuration.bearer)
+        authenticator = Authenticator(keys: configuration.keys, sources: configuration.credentials)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
         if case .shared(let settings) = configuration.rateLimitMode {
             sharedLimits = (settings.policy, settings.timeout)
