@@ -19,18 +19,29 @@ let package = Package(
             // through one class: dynamic exclusivity checks cost a fifth of its time for nothing.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .executableTarget(
-            name: "aiplatform", dependencies: ["PlatformCore", "PlatformWire", "Simulation"],
+            name: "aiplatform", dependencies: ["PlatformCore", "PlatformWire", "Simulation", "PlatformProduction"],
             path: "Sources/aiplatform"),
         // libcrypto (OpenSSL 3) for JWS signature math; only Shells/ may import it.
         .systemLibrary(
             name: "CCrypto", path: "Shells/System/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
         .target(name: "PlatformCrypto", dependencies: ["CCrypto", "PlatformCore"], path: "Shells/Crypto"),
+        // SQLite for the embedded mode (registry, keys, jobs, durable queue).
+        .systemLibrary(
+            name: "CSQLite", path: "Shells/System/CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        // The production shell: the reactor, sockets, timers, and the clients and servers binding nodes to real I/O.
+        .target(
+            name: "PlatformProduction",
+            dependencies: ["PlatformCore", "PlatformWire", "PlatformCrypto", "CSQLite"], path: "Shells/Production"),
         .testTarget(name: "PlatformCoreTests", dependencies: ["PlatformCore"], path: "Tests/PlatformCoreTests"),
         .testTarget(name: "PlatformWireTests", dependencies: ["PlatformWire"], path: "Tests/PlatformWireTests"),
         .testTarget(
             name: "PlatformCryptoTests", dependencies: ["PlatformCrypto", "PlatformWire", "PlatformCore"],
             path: "Tests/PlatformCryptoTests"),
+        .testTarget(
+            name: "PlatformProductionTests", dependencies: ["PlatformProduction", "PlatformCore", "PlatformWire"],
+            path: "Tests/PlatformProductionTests"),
         .testTarget(
             name: "SimulationTests", dependencies: ["PlatformCore", "Simulation"], path: "Tests/SimulationTests"),
     ]

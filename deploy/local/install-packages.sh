@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system packages the build links against: libcrypto's headers (libssl-dev, for the CCrypto module)
-# and pkg-config (which SwiftPM asks for libcrypto's flags). Idempotent: does nothing when both are present.
+# Installs the system packages the build links against: libcrypto's headers (libssl-dev, for the CCrypto module),
+# SQLite's (libsqlite3-dev, for CSQLite) and pkg-config (which SwiftPM asks for their flags). Idempotent: does
+# nothing when all are present.
 set -euo pipefail
-packages=(libssl-dev pkg-config)
+packages=(libssl-dev libsqlite3-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed'; then
