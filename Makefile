@@ -9,7 +9,7 @@ BIN_RELEASE := .build/release/aiplatform
 SCENARIOS := $(wildcard scenarios/*.json)
 SEEDS ?= 1..50
 
-.PHONY: all build release run test unit sim-all determinism bench fuzz format lint clean toolchain
+.PHONY: all build release run chaos test unit sim-all determinism bench fuzz format lint clean toolchain
 
 all: build
 
@@ -23,9 +23,18 @@ build: toolchain
 release: toolchain
 	$(SWIFT) build -c release --product aiplatform
 
-# Until the production shell exists, `make run` runs the steady-state chaos scenario and writes
-# its report to out/steady-state/report.html.
+# The platform on this machine with embedded defaults: the built-in reference backend serves the sample model
+# and the development key `demo-token` is accepted. Ctrl-C stops it (requests in flight finish first).
 run: release
+	@echo "starting aiplatform serve (embedded mode) on port $${PORT:-8080}; try, from another terminal:"
+	@echo "  curl -s localhost:$${PORT:-8080}/v1/infer -H 'Authorization: Bearer demo-token' \\"
+	@echo "    --json '{\"model\": \"sample-classifier\", \"version\": 1, \"input\": {\"features\": [5.1, 3.5, 1.4, 0.2]}}'"
+	@echo "  curl -s localhost:$${PORT:-8080}/v2/models/sample-classifier -H 'Authorization: Bearer demo-token'"
+	@echo "  curl -s localhost:$${PORT:-8080}/metrics"
+	$(BIN_RELEASE) serve
+
+# The steady-state chaos scenario, its report in out/steady-state/report.html.
+chaos: release
 	$(BIN_RELEASE) sim scenarios/steady-state.json --seed 1 --report out/steady-state
 	@echo "open out/steady-state/report.html (e.g. chromium out/steady-state/report.html)"
 

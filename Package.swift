@@ -26,6 +26,8 @@ let package = Package(
             name: "CCrypto", path: "Shells/System/CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]),
         .target(name: "PlatformCrypto", dependencies: ["CCrypto", "PlatformCore"], path: "Shells/Crypto"),
+        // Linux system calls Glibc does not export: epoll, eventfd, timerfd, TCP options.
+        .systemLibrary(name: "CLinux", path: "Shells/System/CLinux"),
         // SQLite for the embedded mode (registry, keys, jobs, durable queue).
         .systemLibrary(
             name: "CSQLite", path: "Shells/System/CSQLite", pkgConfig: "sqlite3",
@@ -33,7 +35,8 @@ let package = Package(
         // The production shell: the reactor, sockets, timers, and the clients and servers binding nodes to real I/O.
         .target(
             name: "PlatformProduction",
-            dependencies: ["PlatformCore", "PlatformWire", "PlatformCrypto", "CSQLite"], path: "Shells/Production"),
+            dependencies: ["PlatformCore", "PlatformWire", "PlatformCrypto", "CSQLite", "CLinux"],
+            path: "Shells/Production"),
         .testTarget(name: "PlatformCoreTests", dependencies: ["PlatformCore"], path: "Tests/PlatformCoreTests"),
         .testTarget(name: "PlatformWireTests", dependencies: ["PlatformWire"], path: "Tests/PlatformWireTests"),
         .testTarget(

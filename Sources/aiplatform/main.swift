@@ -1,6 +1,5 @@
-// The `aiplatform` command: one binary for every role. This issue's subcommand is `sim` (seeded
-// chaos scenarios in the deterministic simulator); `serve` and `replay` arrive with the
-// production shell.
+// The `aiplatform` command: one binary for every role: `serve` (the production shell on real
+// sockets), `sim` (seeded chaos scenarios in the deterministic simulator) and `bench`.
 
 import Foundation
 
@@ -8,6 +7,9 @@ let usage = """
     usage: aiplatform <command> [options]
 
     commands:
+      serve [options]   Run the platform on real sockets (`aiplatform serve --help`). With no
+                        backend configured it runs embedded: the built-in reference backend
+                        serves deploy/models/sample-classifier and `demo-token` is accepted.
       sim SCENARIO.json [--seed N | --seeds A..B] [--json] [--report DIR] [--sabotage NAME]
                         [--check-determinism] [--jobs N]
           Run a chaos scenario in the deterministic simulator, one line per seed, then a summary.
@@ -29,6 +31,8 @@ guard let command = arguments.first else {
 }
 arguments.removeFirst()
 switch command {
+case "serve":
+    exit(ServeCommand.main(arguments))
 case "sim":
     exit(SimCommand.main(arguments))
 case "bench":

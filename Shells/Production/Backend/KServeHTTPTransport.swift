@@ -1,0 +1,326 @@
+// The orchestrator's calls to model servers over KServe v2 REST on HTTP/1.1: per backend a pool of keep-alive
+// connections owned by one reactor, one request at a time on each (no pipelining, so a slow answer never holds
+// up another), attempts queued while every connection is busy. The transport classifies how an attempt ended
+// and reports it; whether to retry, where, and when to stop calling a backend is the core's decision.
+
+import CLinux
+import Glibc
+import PlatformCore
+import PlatformWire
+
+/// Where a backend listens.
+public struct BackendEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `http://host:port[/]`.
+    public init?(parsing text: String) {
+        var rest = Substring(text)
+        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
+        while rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+            (1...65_535).contains(port), colon > rest.startIndex
+        else { return nil }
+        var host = String(rest[..<colon])
+        if host == "localhost" { host = "127.0.0.1" }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// Limits of the transport's pools.
+public struct BackendPoolSettings: Sendable {
+    /// Connections per backend on one reactor.
+    public var connectionsMax: Int = 64
+    /// Attempts waiting for a connection per backend; beyond it an attempt fails at once as overloaded.
+    public var queuedMax: Int = 4_096
+    /// An attempt still unanswered after this long is abandoned and its connection closed, whatever the core's
+    /// own timers did (they normally abandon it much earlier through `abandon`).
+    public var attemptLifetimeMax: Duration = .seconds(60)
+    /// A connection idle this long is closed.
+    public var idleTimeout: Duration = .seconds(30)
+    public init() {}
+}
+
+public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
+    public weak var delegate: BackendTransportDelegate?
+    let reactor: Reactor
+    let endpoints: [BackendEndpoint]
+    let settings: BackendPoolSettings
+    var pools: [Pool]
+    /// Which connection carries each call in flight, so the core's give-up can close it.
+    var carriers: [UInt64: BackendConnection] = [:]
+    var sweepTarget: UInt32 = 0
+    /// One read buffer for every connection of the reactor: answers are parsed straight out of it.
+    let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+
+    struct Pool {
+        var idle: [BackendConnection] = []
+        var open = 0
+        var waiting: [BackendAttempt] = []
+        var waitingStart = 0
+        var writer: HTTPRequestWriter
+    }
+
+    public init(reactor: Reactor, endpoints: [BackendEndpoint], settings: BackendPoolSettings = BackendPoolSettings()) {
+        self.reactor = reactor
+        self.endpoints = endpoints
+        self.settings = settings
+        pools = endpoints.map {
+            Pool(writer: HTTPRequestWriter(host: $0.description, headers: [("Content-Type", "application/json")]))
+        }
+        sweepTarget = reactor.addTimerTarget(self)
+        reactor.schedule(at: Reactor.now() + .seconds(1), target: sweepTarget, id: 0)
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    public func send(_ attempt: BackendAttempt) {
+        let backend = attempt.backend.value
+        guard backend >= 0, backend < pools.count else {
+            return delegate?.attemptFinished(attempt.call, .failed(.badRequest, detail: "no backend \(backend)")) ?? ()
+        }
+        if let connection = pools[backend].idle.popLast() {
+            return start(attempt, on: connection)
+        }
+        if pools[backend].open < settings.connectionsMax {
+            let connection: BackendConnection
+            do {
+                connection = try BackendConnection(transport: self, backend: backend, endpoint: endpoints[backend])
+            } catch {
+                return delegate?.attemptFinished(attempt.call, .failed(.connectionFailed, detail: "\(error)")) ?? ()
+            }
+            pools[backend].open += 1
+            return start(attempt, on: connection)
+        }
+        guard pools[backend].waiting.count - pools[backend].waitingStart < settings.queuedMax else {
+            return delegate?.attemptFinished(
+                attempt.call, .failed(.overloaded, detail: "every connection to \(endpoints[backend]) is busy"))
+                ?? ()
+        }
+        pools[backend].waiting.append(attempt)
+    }
+
+    /// The core gave up on `call` (its attempt timed out): the connection carrying it is closed, since its answer
+    /// is no longer wanted and a hung backend must not hold connections for ever.
+    public func abandon(_ call: CallID) {
+        guard let connection = carriers[call.value] else { return }
+        connection.fail(.timeout, detail: "abandoned after the attempt timed out", reusable: false)
+    }
+
+    func start(_ attempt: BackendAttempt, on connection: BackendConnection) {
+        carriers[attempt.call.value] = connection
+        var extra: [(name: String, value: String)] = []
+        if let traceparent = attempt.traceparent { extra.append(("traceparent", traceparent)) }
+        let target = "/v2/models/\(attempt.model)/versions/\(attempt.version)/infer"
+        var bytes = pools[connection.backend].writer.serialized(method: "POST", target: target, body: attempt.body)
+        if !extra.isEmpty {
+            // Rare: a traced request; the extra header goes after the request line.
+            let writer = HTTPRequestWriter(
+                host: endpoints[connection.backend].description,
+                headers: [("Content-Type", "application/json")] + extra)
+            bytes = writer.serialized(method: "POST", target: target, body: attempt.body)
+        }
+        connection.begin(attempt.call, request: bytes, now: Reactor.now())
+    }
+
+    /// A connection finished its attempt (either way); it goes back to the pool or away, and the next queued
+    /// attempt takes a connection.
+    func finished(_ connection: BackendConnection, call: CallID, result: BackendResult, reusable: Bool) {
+        carriers.removeValue(forKey: call.value)
+        let backend = connection.backend
+        if reusable {
+            connection.lastUsed = Reactor.now()
+            pools[backend].idle.append(connection)
+        } else {
+            connection.close()
+            pools[backend].open -= 1
+        }
+        delegate?.attemptFinished(call, result)
+        drainQueue(backend)
+    }
+
+    func drainQueue(_ backend: Int) {
+        while pools[backend].waitingStart < pools[backend].waiting.count {
+            let hasIdle = !pools[backend].idle.isEmpty
+            guard hasIdle || pools[backend].open < settings.connectionsMax else { return }
+            let attempt = pools[backend].waiting[pools[backend].waitingStart]
+            pools[backend].waitingStart += 1
+            if pools[backend].waitingStart == pools[backend].waiting.count {
+                pools[backend].waiting.removeAll(keepingCapacity: true)
+                pools[backend].waitingStart = 0
+            }
+            send(attempt)
+        }
+    }
+
+    /// An idle connection the backend closed (or that failed between attempts) leaves the pool.
+    func dropIdle(_ connection: BackendConnection) {
+        guard connection.isOpen else { return }
+        connection.close()
+        if let index = pools[connection.backend].idle.firstIndex(where: { $0 === connection }) {
+            pools[connection.backend].idle.remove(at: index)
+        }
+        pools[connection.backend].open -= 1
+    }
+
+    /// Once a second: idle connections past their timeout close; attempts past the lifetime cap fail.
+    public func timerFired(_ id: UInt64, now: Instant) {
+        for backend in pools.indices {
+            pools[backend].idle.removeAll { connection in
+                guard now - connection.lastUsed >= settings.idleTimeout else { return false }
+                connection.close()
+                pools[backend].open -= 1
+                return true
+            }
+        }
+        let stale = carriers.values.filter { now - $0.startedAt >= settings.attemptLifetimeMax }
+        for connection in stale {
+            connection.fail(.timeout, detail: "no answer within \(settings.attemptLifetimeMax)", reusable: false)
+        }
+        reactor.schedule(at: now + .seconds(1), target: sweepTarget, id: 0)
+    }
+}
+
+/// One keep-alive connection to a backend, carrying one attempt at a time.
+final class BackendConnection: ReactorHandler {
+    unowned let transport: KServeHTTPTransport
+    let backend: Int
+    let fd: Int32
+    var connected = false
+    var parser = HTTPResponseParser()
+    var output: [UInt8] = []
+    var written = 0
+    var call: CallID?
+    /// Whether any byte of the current attempt's answer arrived (a keep-alive connection the backend closed
+    /// before answering never delivered the request, so the attempt counts as not having reached it).
+    var answered = false
+    var reused = false
+    var startedAt = Instant.zero
+    var lastUsed = Instant.zero
+    var isOpen = true
+
+    init(transport: KServeHTTPTransport, backend: Int, endpoint: BackendEndpoint) throws(SystemError) {
+        self.transport = transport
+        self.backend = backend
+        fd = try Socket.connect(host: endpoint.host, port: endpoint.port)
+        do {
+            try transport.reactor.add(fd, events: UInt32(EPOLLOUT.rawValue | EPOLLIN.rawValue), handler: self)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    func begin(_ call: CallID, request: [UInt8], now: Instant) {
+        self.call = call
+        answered = false
+        startedAt = now
+        output = request
+        written = 0
+        parser.expect(method: "POST")
+        if connected { flush() }
+    }
+
+    func ready(_ events: UInt32) {
+        guard isOpen else { return }
+        if !connected {
+            guard events & UInt32(EPOLLOUT.rawValue | EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 else { return }
+            let code = Socket.pendingError(fd)
+            guard code == 0 else {
+                return fail(.connectionFailed, detail: SystemError("connect", code: code).description, reusable: false)
+            }
+            connected = true
+        }
+        if events & UInt32(EPOLLOUT.rawValue) != 0 { flush() }
+        if events & UInt32(EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 {
+            readAvailable()
+        }
+    }
+
+    func flush() {
+        while written < output.count {
+            let count = output.withUnsafeBytes { bytes in
+                send(fd, bytes.baseAddress! + written, bytes.count - written, Int32(MSG_NOSIGNAL))
+            }
+            if count > 0 {
+                written += count
+            } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
+                transport.reactor.modify(fd, events: UInt32(EPOLLIN.rawValue | EPOLLOUT.rawValue))
+                return
+            } else {
+                return fail(.connectionFailed, detail: SystemError("send").description, reusable: false)
+            }
+        }
+        output.removeAll(keepingCapacity: true)
+        written = 0
+        transport.reactor.modify(fd, events: UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue))
+    }
+
+    func readAvailable() {
+        let scratch = transport.readBuffer
+        let count = recv(fd, scratch.baseAddress, scratch.count, 0)
+        if count > 0 {
+            answered = true
+            parser.feed(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+        } else if count == 0 {
+            parser.connectionClosed()
+        } else if errno == EAGAIN || errno == EINTR {
+            return
+        } else {
+            return fail(
+                answered || !reused ? .serverError : .connectionFailed, detail: SystemError("recv").description,
+                reusable: false)
+        }
+        let response: HTTPClientResponse?
+        do {
+            response = try parser.next()
+        } catch {
+            return fail(.serverError, detail: "malformed answer: \(error)", reusable: false)
+        }
+        if let response {
+            complete(response)
+        } else if count == 0 {
+            // Closed without an answer (or between attempts).
+            if call != nil {
+                fail(answered ? .serverError : .connectionFailed, detail: "the backend closed the connection",
+                    reusable: false)
+            } else {
+                transport.dropIdle(self)
+            }
+        }
+    }
+
+    func complete(_ response: HTTPClientResponse) {
+        guard let call else { return }
+        self.call = nil
+        reused = true
+        let result: BackendResult
+        switch response.status {
+        case 200: result = .answered(response.body)
+        case 429: result = .failed(.overloaded, detail: "backend answered 429")
+        case 503: result = .failed(.unavailable, detail: "backend answered 503")
+        case 400..<500: result = .failed(.badRequest, detail: "backend answered \(response.status)")
+        default: result = .failed(.serverError, detail: "backend answered \(response.status)")
+        }
+        transport.finished(self, call: call, result: result, reusable: response.keepAlive)
+    }
+
+    func fail(_ failure: RetryPolicy.Failure, detail: String, reusable: Bool) {
+        guard let call else { return transport.dropIdle(self) }
+        self.call = nil
+        transport.finished(self, call: call, result: .failed(failure, detail: detail), reusable: reusable)
+    }
+
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
+        transport.reactor.remove(fd)
+        Glibc.close(fd)
+    }
+}

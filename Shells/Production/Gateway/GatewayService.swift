@@ -1,0 +1,345 @@
+// The gateway's HTTP face on one reactor: the seed API (`POST /v1/infer`, `GET /health`), the KServe v2 / Open
+// Inference Protocol endpoints and `/metrics`. It parses and validates bodies (the codecs and validation are
+// pure), turns each inference into the gateway machine's input, and turns the machine's answer into HTTP. It
+// decides nothing the core decides: who may call, how fast, where a request goes and when it gives up.
+
+import PlatformCore
+import PlatformWire
+
+/// Telemetry and logging the service reports to (one per reactor).
+public protocol GatewayTelemetry: AnyObject {
+    /// An inference got its answer (any status), `version` 0 when none was chosen.
+    func inferenceAnswered(model: String, version: Int, status: Int, duration: Duration, correlationID: String)
+    /// The body `/metrics` serves.
+    func exposition() -> [UInt8]
+}
+
+public final class GatewayService: HTTPService, NodeHostDelegate {
+    public let host: NodeHost
+    let models: ServedModels
+    /// A copy of the gateway's credential check for the reads that never reach the gateway machine (metadata).
+    var authenticator: Authenticator
+    public var telemetry: GatewayTelemetry?
+    let reactorIndex: Int
+    var localIDs: UInt64 = 0
+
+    public init(host: NodeHost, authenticator: Authenticator, telemetry: GatewayTelemetry?) {
+        self.host = host
+        self.models = host.models
+        self.authenticator = authenticator
+        self.telemetry = telemetry
+        reactorIndex = host.reactor.index
+        host.delegate = self
+    }
+
+    // MARK: - Routing
+
+    public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {
+        let requestID = requestID(for: request)
+        let path = request.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.target
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        switch (request.method, segments.first) {
+        case ("POST", "v1") where segments.count == 2 && segments[1] == "infer":
+            inferSeed(request, exchange: exchange, requestID: requestID)
+        case ("GET", "health") where segments.count == 1:
+            exchange.respond(HTTPAnswers.json(200, .object([("status", .string("ok"))]), requestID: requestID))
+        case ("GET", "metrics") where segments.count == 1:
+            let body = telemetry?.exposition() ?? []
+            exchange.respond(
+                HTTPResponse(
+                    status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body))
+        case (_, "v2"):
+            kserve(request, segments: segments.dropFirst().map(String.init), exchange: exchange, requestID: requestID)
+        default:
+            let known = ["/v1/infer", "/health", "/metrics"].contains(path) || path.hasPrefix("/v2/")
+            if known {
+                exchange.respond(
+                    HTTPAnswers.json(
+                        405, .object([("error", .string("method \(request.method) is not allowed on \(path)"))]),
+                        requestID: requestID))
+            } else {
+                exchange.respond(
+                    HTTPAnswers.seedError(.notFound, message: "no endpoint \(request.method) \(path)", requestID: requestID))
+            }
+        }
+    }
+
+    /// The client's X-Request-ID when it is printable ASCII of sane length; otherwise one made here.
+    func requestID(for request: HTTPRequest) -> String {
+        if let given = request.header("X-Request-ID"), !given.isEmpty, given.utf8.count <= 128,
+            given.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
+        {
+            return given
+        }
+        localIDs += 1
+        return "gw\(reactorIndex)-" + String(localIDs, radix: 16)
+    }
+
+    static func credential(of request: HTTPRequest) -> String {
+        if let authorization = request.header("Authorization") {
+            let parts = authorization.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
+            return ""
+        }
+        return request.header("X-API-Key") ?? ""
+    }
+
+    // MARK: - KServe v2
+
+    func kserve(_ request: HTTPRequest, segments: [String], exchange: HTTPExchange, requestID: String) {
+        let error = { (kind: ErrorKind, message: String) in
+            exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
+        }
+        switch (request.method, segments.count) {
+        case ("GET", 2) where segments[0] == "health" && segments[1] == "live":
+            return exchange.respond(HTTPAnswers.json(200, .object([("live", .bool(true))]), requestID: requestID))
+        case ("GET", 2) where segments[0] == "health" && segments[1] == "ready":
+            let ready = models.models.contains { $0.versions.contains { $0.state.takesTraffic } }
+            return exchange.respond(
+                HTTPAnswers.json(ready ? 200 : 400, .object([("ready", .bool(ready))]), requestID: requestID))
+        case ("GET", 0), ("GET", 1):
+            // `GET /v2` is the server metadata.
+            if segments.isEmpty {
+                return exchange.respond(
+                    HTTPAnswers.json(
+                        200,
+                        .object([
+                            ("name", .string("aiplatform")), ("version", .string("1")),
+                            ("extensions", .array([])),
+                        ]), requestID: requestID))
+            }
+        default: break
+        }
+        guard segments.count >= 2, segments[0] == "models" else {
+            return error(.notFound, "no endpoint \(request.method) /v2/\(segments.joined(separator: "/"))")
+        }
+        // models/{name}[/versions/{v}][/ready|/infer]
+        let name = segments[1]
+        var rest = Array(segments.dropFirst(2))
+        var pinned = 0
+        if rest.count >= 2 && rest[0] == "versions" {
+            guard let number = Int(rest[1]), number >= 1 else {
+                return error(.notFound, "version \"\(rest[1])\" of model \"\(name)\" does not exist")
+            }
+            pinned = number
+            rest.removeFirst(2)
+        }
+        let credential = Self.credential(of: request)
+        switch (request.method, rest.first, rest.count) {
+        case ("POST", "infer", 1):
+            inferKServe(request, model: name, pinned: pinned, exchange: exchange, requestID: requestID)
+        case ("GET", nil, 0), ("GET", "ready", 1):
+            if let refusal = refuseRead(credential) { return error(refusal, HTTPAnswers.message(for: refusal)) }
+            guard let (_, model) = models.model(named: name) else {
+                return error(.notFound, "model \"\(name)\" does not exist")
+            }
+            if pinned != 0 && !model.versions.contains(where: { $0.spec.version == pinned }) {
+                return error(.notFound, "version \(pinned) of model \"\(name)\" does not exist")
+            }
+            if rest.first == "ready" {
+                let ready =
+                    pinned == 0
+                    ? model.versions.contains { $0.state.takesTraffic }
+                    : model.versions.contains { $0.spec.version == pinned && $0.state.takesTraffic }
+                return exchange.respond(
+                    HTTPAnswers.json(
+                        ready ? 200 : 400, .object([("name", .string(name)), ("ready", .bool(ready))]),
+                        requestID: requestID))
+            }
+            exchange.respond(HTTPAnswers.json(200, metadata(model, pinned: pinned), requestID: requestID))
+        default:
+            error(.notFound, "no endpoint \(request.method) /v2/\(segments.joined(separator: "/"))")
+        }
+    }
+
+    func refuseRead(_ credential: String) -> ErrorKind? {
+        let now = Reactor.now()
+        if case .allowed = authenticator.authorize(credential, scope: .infer, now: now) { return nil }
+        switch authenticator.authorize(credential, scope: .modelsRead, now: now) {
+        case .allowed: return nil
+        case .refused(let kind): return kind
+        }
+    }
+
+    func metadata(_ model: ServedModels.Model, pinned: Int) -> JSONValue {
+        let live = model.versions.filter { $0.state.takesTraffic }
+        let shown = models.version(of: model, pinned: pinned)
+        func tensors(_ list: [TensorSchema]) -> JSONValue {
+            .array(
+                list.map {
+                    .object([
+                        ("name", .string($0.name)), ("datatype", .string($0.datatype.name)),
+                        ("shape", .array($0.shape.map { .number(Double($0), isInteger: true) })),
+                    ])
+                })
+        }
+        return .object([
+            ("name", .string(model.name)), ("versions", .array(live.map { .string(String($0.spec.version)) })),
+            ("platform", .string(shown?.spec.framework ?? "")), ("inputs", tensors(shown?.spec.inputs ?? [])),
+            ("outputs", tensors(shown?.spec.outputs ?? [])),
+        ])
+    }
+
+    // MARK: - Inference
+
+    func inferKServe(_ request: HTTPRequest, model name: String, pinned: Int, exchange: HTTPExchange, requestID: String) {
+        let refuse = { (kind: ErrorKind, message: String) in
+            exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
+        }
+        let body: JSONValue
+        do {
+            body = try JSONValue.parse(request.body)
+        } catch {
+            return refuse(.badRequest, "the body is not valid JSON: \(error)")
+        }
+        let decoded: InferenceRequestBody
+        do {
+            decoded = try InferenceJSON.decodeRequest(body)
+        } catch {
+            return refuse(.badRequest, error.description)
+        }
+        guard let (modelID, model) = models.model(named: name) else {
+            return refuse(.badRequest, "model \"\(name)\" does not exist")
+        }
+        guard let version = models.version(of: model, pinned: pinned) else {
+            return refuse(.badRequest, pinned == 0 ? "model \"\(name)\" has no version taking traffic"
+                : "version \(pinned) of model \"\(name)\" does not exist")
+        }
+        if let problem = InferenceValidation.validate(decoded, against: version.spec) {
+            return refuse(.badRequest, problem.description)
+        }
+        submit(
+            request, api: .kserve, model: modelID, name: name, pinned: pinned, inputs: decoded,
+            backendBody: request.body, clientID: decoded.id, exchange: exchange, requestID: requestID)
+    }
+
+    func inferSeed(_ request: HTTPRequest, exchange: HTTPExchange, requestID: String) {
+        let refuse = { (field: String?, message: String) in
+            exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
+        }
+        let body: JSONValue
+        do {
+            body = try JSONValue.parse(request.body)
+        } catch {
+            return refuse(nil, "the body is not valid JSON: \(error)")
+        }
+        let seed: SeedInferenceRequest
+        do {
+            let models = self.models
+            seed = try SeedInferenceJSON.decodeRequest(body) { input in
+                guard case .object(let members) = body, let name = members.first(where: { $0.0 == "model" }),
+                    case .string(let modelName) = name.1, let (_, model) = models.model(named: modelName),
+                    let version = models.version(of: model, pinned: 0)
+                else { return nil }
+                return version.spec.inputs.first { $0.name == input }?.datatype
+            }
+        } catch {
+            return refuse(error.field, error.reason)
+        }
+        guard let (modelID, model) = models.model(named: seed.model) else {
+            return refuse("model", "model \"\(seed.model)\" does not exist")
+        }
+        guard let version = models.version(of: model, pinned: seed.version) else {
+            return refuse("version", "version \(seed.version) of model \"\(seed.model)\" does not exist")
+        }
+        let decoded: InferenceRequestBody
+        do {
+            decoded = try InferenceJSON.decodeRequest(seed.body)
+        } catch {
+            return refuse(Self.seedField(error.field), error.reason)
+        }
+        if let problem = InferenceValidation.validate(decoded, against: version.spec) {
+            return refuse(Self.seedField(problem.field), problem.reason)
+        }
+        submit(
+            request, api: .seed, model: modelID, name: seed.model, pinned: seed.version, inputs: decoded,
+            backendBody: Array(seed.body.serialized().utf8), clientID: nil, exchange: exchange, requestID: requestID)
+    }
+
+    /// A v2 path in the rewritten body (`inputs[0].data[3]`) named as the client wrote it (`input.features[3]`).
+    static func seedField(_ field: String) -> String {
+        field.hasPrefix("inputs") ? "input" : field
+    }
+
+    func submit(
+        _ request: HTTPRequest, api: PendingInference.API, model: ModelID, name: String, pinned: Int,
+        inputs: InferenceRequestBody, backendBody: [UInt8], clientID: String?, exchange: HTTPExchange,
+        requestID: String
+    ) {
+        var timeout = Duration.zero
+        if let text = request.header("X-Request-Timeout-Ms") {
+            guard let milliseconds = Int64(text), milliseconds > 0 else {
+                let message = "X-Request-Timeout-Ms must be a positive whole number of milliseconds, not \"\(text)\""
+                let response =
+                    api == .seed
+                    ? HTTPAnswers.seedError(.badRequest, message: message, requestID: requestID)
+                    : HTTPAnswers.kserveError(.badRequest, message: message, requestID: requestID)
+                return exchange.respond(response)
+            }
+            timeout = .milliseconds(min(milliseconds, 3_600_000))
+        }
+        let elements = inputs.inputs.reduce(0) { $0 + $1.data.count }
+        let sticky = request.header("X-Sticky-Key").map(Self.stickyHash) ?? 0
+        let inference = InferenceRequest(
+            id: RequestID(0), credential: Self.credential(of: request), model: model, version: pinned,
+            stickyKey: sticky, inputElements: elements, timeout: timeout)
+        let context = PendingInference(
+            exchange: exchange, api: api, model: name, backendBody: backendBody, clientID: clientID,
+            correlationID: requestID, traceparent: request.header("traceparent"), startedAt: exchange.receivedAt)
+        host.submit(inference, context)
+    }
+
+    /// FNV-1a over the key's bytes: stable across processes, unlike `Hasher`.
+    static func stickyHash(_ key: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return hash | 1
+    }
+
+    // MARK: - Answers
+
+    public func inferenceFinished(_ pending: PendingInference, _ response: InferenceResponse, now: Instant) {
+        let requestID = pending.correlationID
+        var status = 200
+        var version = 0
+        let answer: HTTPResponse
+        switch response.outcome {
+        case .ok(_, let served):
+            version = served
+            let body = pending.result ?? []
+            switch pending.api {
+            case .kserve:
+                answer = HTTPAnswers.json(200, bytes: body, requestID: requestID, extra: traceHeader(pending))
+            case .seed:
+                let parsed = (try? JSONValue.parse(body)) ?? .object([])
+                let seed = SeedInferenceJSON.encodeResponse(
+                    id: requestID, model: pending.model, version: served, backendResponse: parsed)
+                answer = HTTPAnswers.json(200, seed, requestID: requestID, extra: traceHeader(pending))
+            }
+        case .failed(let kind, let retryAfter):
+            status = kind.httpStatus
+            switch pending.api {
+            case .kserve:
+                answer = HTTPAnswers.kserveError(
+                    kind, message: HTTPAnswers.message(for: kind), retryAfter: retryAfter, requestID: requestID)
+            case .seed:
+                answer = HTTPAnswers.seedError(
+                    kind, message: HTTPAnswers.message(for: kind), retryAfter: retryAfter, requestID: requestID)
+            }
+        }
+        pending.exchange.respond(answer)
+        telemetry?.inferenceAnswered(
+            model: pending.model, version: version, status: status, duration: now - pending.startedAt,
+            correlationID: requestID)
+    }
+
+    func traceHeader(_ pending: PendingInference) -> [(name: String, value: String)] {
+        guard let traceparent = pending.traceparent else { return [] }
+        return [("traceparent", traceparent)]
+    }
+
+    public func observed(_ observation: Observation, now: Instant) {}
+}

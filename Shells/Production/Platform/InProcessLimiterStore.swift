@@ -1,0 +1,23 @@
+// The embedded mode's limiter store: the same token-bucket semantics the shared store (Redis) runs, held in the
+// process and shared by every reactor's gateway, so a key's limit holds whichever reactor a connection landed
+// on. Reactors take a lock for one bucket operation (well under a microsecond).
+
+import PlatformCore
+import Synchronization
+
+public final class InProcessLimiterStore: Sendable {
+    let state: Mutex<LimiterStoreModel>
+    /// The bucket name of each key index (the gateway's key list), so the check carries no string.
+    let keyNames: [String]
+
+    public init(limits: RateLimiter.Configuration, keyNames: [String]) {
+        state = Mutex(LimiterStoreModel(limits: limits))
+        self.keyNames = keyNames
+    }
+
+    public func take(_ check: LimitCheck, now: Instant) -> LimitDecision {
+        guard check.keyIndex >= 0, check.keyIndex < keyNames.count else { return .unavailable }
+        let key = keyNames[check.keyIndex]
+        return state.withLock { $0.take(check, key: key, now: now) }
+    }
+}

@@ -1,0 +1,230 @@
+// One reactor's share of the platform: a gateway, a router and an orchestrator, wired to each other directly
+// (they live on the same thread, so a message between them is a queued input, not a socket write), to the
+// clients' HTTP exchanges and to a backend transport. The host does what the machines' actions say and feeds
+// every result back as an input with the reactor's clock as `now`, the way the simulator does with virtual time.
+
+import PlatformCore
+
+/// What the host needs to answer a client once the gateway has decided, kept by request id.
+public struct PendingInference {
+    /// Which API the request came in on decides the shape of the answer.
+    public enum API: Sendable { case seed, kserve }
+    public var exchange: HTTPExchange
+    public var api: API
+    public var model: String
+    /// The KServe v2 body the backend is sent.
+    public var backendBody: [UInt8]
+    /// The client's own id for the request (KServe `id`), echoed back.
+    public var clientID: String?
+    public var correlationID: String
+    public var traceparent: String?
+    public var startedAt: Instant
+    /// The backend's answer, once one succeeded.
+    public var result: [UInt8]? = nil
+    public init(
+        exchange: HTTPExchange, api: API, model: String, backendBody: [UInt8], clientID: String?,
+        correlationID: String, traceparent: String?, startedAt: Instant
+    ) {
+        self.exchange = exchange
+        self.api = api
+        self.model = model
+        self.backendBody = backendBody
+        self.clientID = clientID
+        self.correlationID = correlationID
+        self.traceparent = traceparent
+        self.startedAt = startedAt
+    }
+}
+
+/// Told when the gateway answers a request (the HTTP side turns it into a response).
+public protocol NodeHostDelegate: AnyObject {
+    func inferenceFinished(_ pending: PendingInference, _ response: InferenceResponse, now: Instant)
+    /// A fact a machine reported, for metrics and logs.
+    func observed(_ observation: Observation, now: Instant)
+}
+
+public final class NodeHost: BackendTransportDelegate {
+    enum Work {
+        case gateway(Gateway.Input)
+        case router(Router.Input)
+        case orchestrator(Orchestrator.Input)
+    }
+
+    /// A timer target per machine, so machine timer ids never need a tag.
+    final class TimerRelay: ReactorTimerTarget {
+        unowned let host: NodeHost
+        let make: (UInt64) -> Work
+        init(host: NodeHost, make: @escaping (UInt64) -> Work) {
+            self.host = host
+            self.make = make
+        }
+        func timerFired(_ id: UInt64, now: Instant) { host.deliver(make(id)) }
+    }
+
+    public let reactor: Reactor
+    public let models: ServedModels
+    public private(set) var gateway: Gateway
+    public private(set) var router: Router
+    public private(set) var orchestrator: Orchestrator
+    let transport: BackendTransport
+    public weak var delegate: NodeHostDelegate?
+    /// Inputs waiting to be handled, in order; machines never call each other re-entrantly.
+    var queue: [Work] = []
+    var draining = false
+    var gatewayActions: [Gateway.Action] = []
+    var routerActions: [Router.Action] = []
+    var orchestratorActions: [Orchestrator.Action] = []
+    var gatewayTimers: UInt32 = 0
+    var routerTimers: UInt32 = 0
+    var orchestratorTimers: UInt32 = 0
+    var relays: [TimerRelay] = []
+    var pending: [UInt64: PendingInference] = [:]
+    /// Which request each backend call in flight belongs to (learned from `callStarted`).
+    var callRequests: [UInt64: UInt64] = [:]
+    /// The limiter store shared by the gateways of every reactor (embedded mode).
+    public var limiterStore: InProcessLimiterStore?
+    /// Records every input with its `now` when recording is on.
+    public var recorder: InputRecorder?
+
+    public init(
+        reactor: Reactor, models: ServedModels, gateway: Gateway.Configuration, router: Router.Configuration,
+        orchestrator: Orchestrator.Configuration, transport: BackendTransport
+    ) {
+        self.reactor = reactor
+        self.models = models
+        self.gateway = Gateway(configuration: gateway)
+        self.router = Router(configuration: router)
+        self.orchestrator = Orchestrator(configuration: orchestrator)
+        self.transport = transport
+        transport.delegate = self
+        let relays = [
+            TimerRelay(host: self) { .gateway(.timerFired(TimerID($0))) },
+            TimerRelay(host: self) { .router(.timerFired(TimerID($0))) },
+            TimerRelay(host: self) { .orchestrator(.timerFired(TimerID($0))) },
+        ]
+        self.relays = relays
+        gatewayTimers = reactor.addTimerTarget(relays[0])
+        routerTimers = reactor.addTimerTarget(relays[1])
+        orchestratorTimers = reactor.addTimerTarget(relays[2])
+    }
+
+    /// Requests the gateway holds (forwarded, not yet answered).
+    public var inFlight: Int { pending.count }
+
+    /// Hands a parsed client request to the gateway; the answer comes back through the delegate.
+    public func submit(_ request: InferenceRequest, _ context: PendingInference) {
+        var request = request
+        request.id = gateway.nextRequestID()
+        pending[request.id.value] = context
+        deliver(.gateway(.request(request)))
+    }
+
+    /// A fresh request id (for answers the shell gives before the gateway sees a request).
+    public func nextRequestID() -> RequestID { gateway.nextRequestID() }
+
+    func deliver(_ work: Work) {
+        queue.append(work)
+        guard !draining else { return }
+        draining = true
+        var position = 0
+        while position < queue.count {
+            let next = queue[position]
+            position += 1
+            run(next, now: Reactor.now())
+        }
+        queue.removeAll(keepingCapacity: true)
+        draining = false
+    }
+
+    func run(_ work: Work, now: Instant) {
+        switch work {
+        case .gateway(let input):
+            recorder?.record(.gateway(input), now: now)
+            gateway.handle(input, now: now, into: &gatewayActions)
+            performGateway(now: now)
+        case .router(let input):
+            recorder?.record(.router(input), now: now)
+            router.handle(input, now: now, into: &routerActions)
+            performRouter(now: now)
+        case .orchestrator(let input):
+            recorder?.record(.orchestrator(input), now: now)
+            orchestrator.handle(input, now: now, into: &orchestratorActions)
+            performOrchestrator(now: now)
+        }
+    }
+
+    func performGateway(now: Instant) {
+        for action in gatewayActions {
+            switch action {
+            case .forward(let route): queue.append(.router(.route(route, fromGateway: 0)))
+            case .respond(let response):
+                guard let context = pending.removeValue(forKey: response.id.value) else { continue }
+                delegate?.inferenceFinished(context, response, now: now)
+            case .checkLimit(let check):
+                // Without a store, "unavailable" lets the gateway's outage policy decide.
+                let decision = limiterStore?.take(check, now: now) ?? .unavailable
+                queue.append(.gateway(.limiterAnswered(LimitAnswer(id: check.id, decision: decision))))
+            case .setTimer(let timer, let at): reactor.schedule(at: at, target: gatewayTimers, id: timer.value)
+            case .observe(let observation): delegate?.observed(observation, now: now)
+            }
+        }
+        gatewayActions.removeAll(keepingCapacity: true)
+    }
+
+    func performRouter(now: Instant) {
+        for action in routerActions {
+            switch action {
+            case .execute(let request, _): queue.append(.orchestrator(.execute(request)))
+            case .reply(let reply, _): queue.append(.gateway(.routerReplied(reply)))
+            case .setTimer(let timer, let at): reactor.schedule(at: at, target: routerTimers, id: timer.value)
+            case .observe(let observation): delegate?.observed(observation, now: now)
+            }
+        }
+        routerActions.removeAll(keepingCapacity: true)
+    }
+
+    func performOrchestrator(now: Instant) {
+        // Actions are taken out first: sending may complete at once (a refused connection) and feed an input.
+        var actions: [Orchestrator.Action] = []
+        swap(&actions, &orchestratorActions)
+        defer {
+            actions.removeAll(keepingCapacity: true)
+            swap(&actions, &orchestratorActions)
+        }
+        for action in actions {
+            switch action {
+            case .call(let call):
+                guard let requestID = callRequests[call.call.value], let context = pending[requestID] else {
+                    queue.append(
+                        .orchestrator(.backendReplied(BackendReply(call: call.call, failure: .connectionFailed))))
+                    continue
+                }
+                transport.send(
+                    BackendAttempt(
+                        call: call.call, backend: call.backend, model: context.model, version: call.version,
+                        body: context.backendBody, traceparent: context.traceparent))
+            case .reply(let reply): queue.append(.router(.orchestratorReplied(reply)))
+            case .setTimer(let timer, let at):
+                reactor.schedule(at: at, target: orchestratorTimers, id: timer.value)
+            case .observe(let observation):
+                switch observation {
+                case .callStarted(let request, let call, _, _): callRequests[call.value] = request.value
+                case .callFinished(let call, _, let succeeded, _) where !succeeded: transport.abandon(call)
+                default: break
+                }
+                delegate?.observed(observation, now: now)
+            }
+        }
+    }
+
+    public func attemptFinished(_ call: CallID, _ result: BackendResult) {
+        let requestID = callRequests.removeValue(forKey: call.value)
+        switch result {
+        case .answered(let body):
+            if let requestID, pending[requestID] != nil { pending[requestID]?.result = body }
+            deliver(.orchestrator(.backendReplied(BackendReply(call: call, failure: nil))))
+        case .failed(let failure, _):
+            deliver(.orchestrator(.backendReplied(BackendReply(call: call, failure: failure))))
+        }
+    }
+}
