@@ -19,7 +19,8 @@ import Testing
             _ = try store.apply(.submit(Self.spec()), now: Instant(nanoseconds: 20))
             _ = try store.apply(.markQueued([JobID(1), JobID(2)]), now: Instant(nanoseconds: 30))
             let leaseFor = PlatformCore.Duration.seconds(5)
-            _ = try store.apply(.lease(JobID(1), worker: 0, leaseFor: leaseFor, attemptsMax: 2), now: Instant(nanoseconds: 40))
+            _ = try store.apply(
+                .lease(JobID(1), worker: 0, leaseFor: leaseFor, attemptsMax: 2), now: Instant(nanoseconds: 40))
             _ = try store.apply(
                 .retryLater(JobID(1), attempt: 1, notBefore: Instant(nanoseconds: 90)), now: Instant(nanoseconds: 50))
             expected = [store.model.job(JobID(1))!, store.model.job(JobID(2))!]
@@ -56,6 +57,31 @@ import Testing
         #expect(error?.description.contains("job_log") == true)
     }
 
+    /// A write that cannot commit (another connection holds the lock) is refused as `.unavailable`, and the
+    /// model goes back to what the disk holds: the refused submit's job id is handed out again later.
+    @Test func failedCommitLeavesModelEqualToDisk() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("jobs.sqlite")
+        let store = try EmbeddedJobStore(database: try SQLiteDatabase(path: path, busyTimeoutMs: 20))
+        _ = try store.apply(.submit(Self.spec()), now: Instant(nanoseconds: 1))
+        let blocker = try SQLiteDatabase(path: path)
+        try blocker.execute("BEGIN IMMEDIATE")
+        let error = #expect(throws: JobStoreWriteError.self) {
+            try store.apply(.submit(Self.spec()), now: Instant(nanoseconds: 2))
+        }
+        #expect(error?.failure == .unavailable)
+        #expect(store.model.jobCount == 1)
+        // Reads need no write lock and still answer.
+        #expect(try store.apply(.get(JobID(1), tenant: 1), now: Instant(nanoseconds: 3)) != .notFound)
+        try blocker.execute("ROLLBACK")
+        let reply = try store.apply(.submit(Self.spec()), now: Instant(nanoseconds: 4))
+        guard case .submitted(let record, created: true) = reply else {
+            Issue.record("expected a new job, got \(reply)")
+            return
+        }
+        #expect(record.id == JobID(2))
+    }
+
     /// One random command over a handful of jobs, valid for the core's preconditions given `reference`.
     private static func command(_ random: inout SeededRandom, _ reference: JobStoreModel) -> JobStoreCommand {
         let jobs = reference.jobCount
@@ -65,7 +91,8 @@ import Testing
         switch random.below(12) {
         case 0, 1:
             let key = UInt64(random.below(4))
-            return .submit(spec(tenant: random.below(2), key: key, body: UInt64(random.below(2)), items: random.below(5)))
+            return .submit(
+                spec(tenant: random.below(2), key: key, body: UInt64(random.below(2)), items: random.below(5)))
         case 2: return .markQueued((0..<random.below(4)).map { _ in JobID(UInt64(random.below(jobs + 2))) })
         case 3, 4: return .lease(id, worker: random.below(3), leaseFor: leaseFor, attemptsMax: 1 + random.below(3))
         case 5:
@@ -92,18 +119,19 @@ import Testing
         var now: Int64 = 0
         for step in 0..<600 {
             now += random.between(0, 20)
-            let instant = Instant(nanoseconds: now)
-            // Sometimes several commands in one transaction, as the group-committing service sends them.
+            // Sometimes several commands in one transaction, each at its own instant, as the group-committing
+            // service sends them.
             let count = random.below(4) == 0 ? 1 + random.below(4) : 1
-            var commands: [JobStoreCommand] = []
+            var commands: [(command: JobStoreCommand, now: Instant)] = []
             var expected: [JobStoreReply] = []
             for _ in 0..<count {
                 let command = Self.command(&random, reference)
-                commands.append(command)
-                expected.append(reference.apply(command, now: instant))
+                now += random.between(0, 3)
+                commands.append((command, Instant(nanoseconds: now)))
+                expected.append(reference.apply(command, now: Instant(nanoseconds: now)))
             }
-            let replies = try store.apply(commands, now: instant)
-            #expect(replies == expected, "reproduce with seed=\(seed), step \(step): \(commands)")
+            let replies = try store.apply(commands)
+            #expect(replies == expected, "reproduce with seed=\(seed), step \(step): \(commands.map(\.command))")
             if replies != expected { return }
             if random.below(50) == 0 {
                 store = try EmbeddedJobStore(database: try SQLiteDatabase(path: path), configuration: configuration)
@@ -133,7 +161,8 @@ import Testing
                 let now = Instant(nanoseconds: Int64(next) * 1_000)
                 _ = try store.apply(ids.map { _ in .submit(Self.spec()) }, now: now)
                 _ = try store.apply(
-                    ids.map { .lease($0, worker: 0, leaseFor: .seconds(30), attemptsMax: 3) }, now: now + .nanoseconds(1))
+                    ids.map { .lease($0, worker: 0, leaseFor: .seconds(30), attemptsMax: 3) },
+                    now: now + .nanoseconds(1))
                 let replies = try store.apply(
                     ids.map { .complete($0, attempt: 1, result: ResultLocation(job: $0, attempt: 1)) },
                     now: now + .nanoseconds(2))
@@ -147,7 +176,9 @@ import Testing
             }
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("embedded job store, batch \(batch): \(commands) commands in \(seconds)s = \(Int(Double(commands) / seconds)) commands/s")
+            print(
+                "embedded job store, batch \(batch): \(commands) commands in \(seconds)s = \(Int(Double(commands) / seconds)) commands/s"
+            )
         }
     }
 }

@@ -60,7 +60,9 @@ import Testing
         #expect(throws: EmbeddedQueueError.invalidMaxRecords(-1)) {
             try queue.read(PartitionID(0), from: 0, maxRecords: -1)
         }
-        #expect(throws: EmbeddedQueueError.invalidGroup("")) { try queue.commit(group: "", PartitionID(0), nextOffset: 0) }
+        #expect(throws: EmbeddedQueueError.invalidGroup("")) {
+            try queue.commit(group: "", PartitionID(0), nextOffset: 0)
+        }
         #expect(throws: EmbeddedQueueError.partitionCountChanged(stored: 2, requested: 3)) {
             try EmbeddedQueue(database: try SQLiteDatabase(path: path), partitionCount: 3)
         }

@@ -18,14 +18,16 @@ import Testing
             var second = spec
             second.version = 2
             _ = try store.apply(.create(second, tenant: 1), now: Instant(nanoseconds: 2))
-            _ = try store.apply(.transition(name: "resnet", version: 1, to: .staging, tenant: 1), now: Instant(nanoseconds: 3))
+            _ = try store.apply(
+                .transition(name: "resnet", version: 1, to: .staging, tenant: 1), now: Instant(nanoseconds: 3))
             _ = try store.apply(
                 .update(name: "resnet", version: 1, tenant: 1, ifMatch: 2, labels: [Label(key: "a", value: "b")]),
                 now: Instant(nanoseconds: 4))
             _ = try store.apply(.delete(name: "resnet", version: 2, tenant: 1), now: Instant(nanoseconds: 5))
             // A refused write is not logged and changes nothing.
             let stale = try store.apply(
-                .transition(name: "resnet", version: 1, to: .serving, tenant: 1, ifMatch: 1), now: Instant(nanoseconds: 6))
+                .transition(name: "resnet", version: 1, to: .serving, tenant: 1, ifMatch: 1),
+                now: Instant(nanoseconds: 6))
             #expect(stale == .preconditionFailed(current: 3))
             expected = store.model.allRecords
         }
@@ -59,7 +61,8 @@ import Testing
         do {
             let store = try EmbeddedKeyStore(database: try SQLiteDatabase(path: path))
             let created = try store.apply(
-                .create(tenant: 3, name: "ci", scopes: [.batch, .infer], material: Self.material("zzzkey01"),
+                .create(
+                    tenant: 3, name: "ci", scopes: [.batch, .infer], material: Self.material("zzzkey01"),
                     requestsPerMinute: 600), now: Instant(nanoseconds: 1), digest: XorDigest())
             guard case .created(_, let shown) = created else {
                 Issue.record("create failed: \(created)")
@@ -72,14 +75,20 @@ import Testing
             _ = try store.apply(
                 .rotate(keyID: "aaakey01", tenant: 3, material: Self.material("mmmkey01"), grace: .seconds(60)),
                 now: Instant(nanoseconds: 3), digest: XorDigest())
-            _ = try store.apply(.revoke(keyID: "mmmkey01", tenant: 3), now: Instant(nanoseconds: 4), digest: XorDigest())
+            _ = try store.apply(
+                .revoke(keyID: "mmmkey01", tenant: 3), now: Instant(nanoseconds: 4), digest: XorDigest())
             expected = store.entries
         }
         #expect(expected.map(\.view.keyID) == ["aaakey01", "mmmkey01", "zzzkey01"])
         let store = try EmbeddedKeyStore(database: try SQLiteDatabase(path: path))
         #expect(store.entries == expected)
-        #expect(store.store.authenticate(credential, now: Instant(nanoseconds: 5), digest: XorDigest()) != .refused(.unknownKey))
-        guard case .valid(let principal) = store.store.authenticate(credential, now: Instant(nanoseconds: 5), digest: XorDigest()) else {
+        #expect(
+            store.store.authenticate(credential, now: Instant(nanoseconds: 5), digest: XorDigest())
+                != .refused(.unknownKey))
+        guard
+            case .valid(let principal) = store.store.authenticate(
+                credential, now: Instant(nanoseconds: 5), digest: XorDigest())
+        else {
             Issue.record("the stored key no longer authenticates")
             return
         }

@@ -82,4 +82,41 @@ final class Answers: @unchecked Sendable {
         #expect(mailbox.run(awaiting: 1))
         #expect(answers.values.last?.1 == .failed(.unavailable))
     }
+
+    /// Submit, lease and complete cycles through the service with every request of a phase in flight at
+    /// once, as many reactors would send them: group commit decides the rate. Prints commands per second.
+    @Test func measuresServiceThroughput() throws {
+        let cycles = ProcessInfo.processInfo.environment["EMBEDDED_BENCH_CYCLES"].flatMap { Int($0) } ?? 50
+        let folder = try TemporaryFolder()
+        let store = try EmbeddedJobStore(database: try SQLiteDatabase(path: folder.file("jobs.sqlite")))
+        let thread = StoreThread()
+        let service = JobStoreService(store: store, thread: thread)
+        let mailbox = CollectingMailbox()
+        let answers = Answers()
+        let spec = JobSpec(tenant: 1, model: ModelID(1), version: 1, itemCount: 1, idempotencyKey: 0, bodyHash: 1)
+        let started = ContinuousClock.now
+        let phases: [(JobID) -> JobStoreCommand] = [
+            { _ in .submit(spec) },
+            { .lease($0, worker: 0, leaseFor: .seconds(30), attemptsMax: 3) },
+            { .complete($0, attempt: 1, result: ResultLocation(job: $0, attempt: 1)) },
+        ]
+        for (phase, command) in phases.enumerated() {
+            for index in 1...cycles {
+                let id = StoreRequestID(UInt64(phase * cycles + index))
+                service.send(
+                    id, command(JobID(UInt64(index))), now: Instant(nanoseconds: Int64(phase)), replyTo: mailbox
+                ) {
+                    answers.values.append(($0, $1))
+                }
+            }
+            #expect(mailbox.run(awaiting: cycles))
+        }
+        let elapsed = ContinuousClock.now - started
+        thread.shutdown()
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        #expect(store.model.state(of: JobID(UInt64(cycles))) == .succeeded)
+        print(
+            "job store service: \(3 * cycles) commands in \(seconds)s = \(Int(Double(3 * cycles) / seconds)) commands/s"
+        )
+    }
 }

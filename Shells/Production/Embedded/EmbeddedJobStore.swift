@@ -48,6 +48,9 @@ public final class EmbeddedJobStore {
     private let upsertRow: SQLiteStatement
     /// Failed attempts per job (index = id - 1), counted the way the model counts them, for the `jobs` table.
     private var failedAttempts: [Int] = []
+    /// Set when a failed write could not be followed by a rebuild: the model may disagree with the disk, so
+    /// every later command is refused until the store is reopened.
+    private var brokenBy: (any Error)?
 
     /// Opens (or creates) the job table in `database` and rebuilds the model from its log.
     public init(database: SQLiteDatabase, configuration: JobStoreModel.Configuration = .init()) throws {
@@ -70,20 +73,26 @@ public final class EmbeddedJobStore {
         try apply([command], now: now)[0]
     }
 
-    /// Applies `commands` in order at `now` and makes every change durable in one transaction (one fsync for
-    /// all of them: the store thread passes whatever queued up while the previous commit was syncing).
-    /// Returns the answers only after the commit; on a failure, throws and nothing of the batch is answered.
+    /// Applies `commands` in order, all at `now`; see `apply(_:)`.
     public func apply(_ commands: [JobStoreCommand], now: Instant) throws -> [JobStoreReply] {
+        try apply(commands.map { ($0, now) })
+    }
+
+    /// Applies each command at its own `now`, in order, and makes every change durable in one transaction
+    /// (one fsync for all of them: the store thread passes whatever queued up while the previous commit was
+    /// syncing). Returns the answers only after the commit; on a throw nothing of the batch is answered.
+    public func apply(_ batch: [(command: JobStoreCommand, now: Instant)]) throws -> [JobStoreReply] {
+        if let brokenBy { throw JobStoreWriteError(failure: .unavailable, underlying: brokenBy) }
         var replies: [JobStoreReply] = []
-        replies.reserveCapacity(commands.count)
-        var logged: [(command: JobStoreCommand, touched: [JobID])] = []
-        for command in commands {
+        replies.reserveCapacity(batch.count)
+        var logged: [(command: JobStoreCommand, now: Instant, touched: [JobID])] = []
+        for (command, now) in batch {
             let reply = model.apply(command, now: now)
             replies.append(reply)
             let touched = Self.touchedJobs(command, reply)
             if !touched.isEmpty {
                 countFailedAttempt(command, reply)
-                logged.append((command, touched))
+                logged.append((command, now, touched))
             }
         }
         guard !logged.isEmpty else { return replies }
@@ -91,7 +100,7 @@ public final class EmbeddedJobStore {
         do {
             try database.transaction {
                 for entry in logged {
-                    try appendLog.run([.integer(now.nanoseconds), .blob(entry.command.logEntry)])
+                    try appendLog.run([.integer(entry.now.nanoseconds), .blob(entry.command.logEntry)])
                     for id in entry.touched { try writeRow(id) }
                 }
                 committing = true
@@ -101,7 +110,11 @@ public final class EmbeddedJobStore {
             // whole table, so the rare failure pays instead: rebuild from what was committed.
             model = JobStoreModel(configuration: configuration)
             failedAttempts = []
-            try rebuild()
+            do {
+                try rebuild()
+            } catch let rebuildError {
+                brokenBy = rebuildError
+            }
             throw JobStoreWriteError(failure: committing ? .outcomeUnknown : .unavailable, underlying: error)
         }
         return replies
@@ -130,6 +143,14 @@ public final class EmbeddedJobStore {
             } catch let failure as LogReader.Failure {
                 throw LogDecodingError(table: "job_log", sequence: sequence, reason: failure.reason)
             }
+            // The one precondition a well-formed entry can still break depends on the table: a damaged
+            // progress count must be an error here, not a trap inside the core.
+            if case .renew(let id, _, _, let itemsDone) = command, let job = model.job(id),
+                itemsDone > job.spec.itemCount
+            {
+                let reason = "renew reports \(itemsDone) items of \(job.spec.itemCount)"
+                throw LogDecodingError(table: "job_log", sequence: sequence, reason: reason)
+            }
             let reply = model.apply(command, now: Instant(nanoseconds: entries.int64(1)))
             guard !Self.touchedJobs(command, reply).isEmpty else {
                 throw EmbeddedStoreError.diverged(
@@ -149,7 +170,8 @@ public final class EmbeddedJobStore {
                 throw EmbeddedStoreError.damagedRow(table: "jobs", key: "id \(rows.int64(0))")
             }
             guard record.id.value == expected, let replayed = model.job(record.id), replayed == record else {
-                let detail = "row \(record.id) differs from the replayed \(model.job(record.id).map { "\($0)" } ?? "nothing")"
+                let detail =
+                    "row \(record.id) differs from the replayed \(model.job(record.id).map { "\($0)" } ?? "nothing")"
                 throw EmbeddedStoreError.diverged(table: "jobs", detail: detail)
             }
             expected += 1

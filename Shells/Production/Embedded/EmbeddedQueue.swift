@@ -185,9 +185,10 @@ public final class EmbeddedQueue {
         var removed = 0
         try database.transaction {
             for partition in 0..<partitionCount {
-                let floor = try database.prepare(
-                    "SELECT min(next_offset), count(*) FROM queue_commits WHERE partition = ?"
-                ).rows([.integer(Int64(partition))]) { $0.int64(1) == 0 ? nil : $0.int64(0) }.first ?? nil
+                let floor =
+                    try database.prepare(
+                        "SELECT min(next_offset), count(*) FROM queue_commits WHERE partition = ?"
+                    ).rows([.integer(Int64(partition))]) { $0.int64(1) == 0 ? nil : $0.int64(0) }.first ?? nil
                 guard let floor, floor > 0 else { continue }
                 try database.prepare("INSERT OR REPLACE INTO queue_meta (key, value) VALUES (?, ?)")
                     .run([.text("end:\(partition)"), .integer(endOffsets[partition])])

@@ -94,7 +94,8 @@ public final class EmbeddedRegistryStore {
             FROM model_versions ORDER BY name, version
             """)
         let stored = try rows.rows([]) { row in
-            try Self.record(row) ?? { throw EmbeddedStoreError.damagedRow(table: "model_versions", key: row.string(0)) }()
+            try Self.record(row)
+                ?? { throw EmbeddedStoreError.damagedRow(table: "model_versions", key: row.string(0)) }()
         }
         guard stored == model.allRecords else {
             let detail = "\(stored.count) rows, \(model.versionCount) versions replayed, or a row differs"
@@ -188,7 +189,8 @@ public final class EmbeddedRegistryStore {
                 name: name, version: version, to: next, tenant: tenant, ifMatch: try reader.optional { try $0.int() })
         case 6:
             let (name, version, tenant) = (try reader.string(), try reader.int(), try reader.int())
-            command = .delete(name: name, version: version, tenant: tenant, ifMatch: try reader.optional { try $0.int() })
+            command = .delete(
+                name: name, version: version, tenant: tenant, ifMatch: try reader.optional { try $0.int() })
         default: throw LogReader.Failure(reason: "tag \(tag) is not a registry write")
         }
         guard reader.isAtEnd else { throw LogReader.Failure(reason: "trailing bytes") }

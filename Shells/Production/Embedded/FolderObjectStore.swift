@@ -52,7 +52,9 @@ public final class FolderObjectStore: Sendable {
         let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
         var template = Array((folder + "/." + name + ".tmp-XXXXXX").utf8CString)
         let descriptor = mkstemp(&template)
-        guard descriptor >= 0 else { throw ObjectStoreError.io(key: key, operation: "create temporary file", errno: errno) }
+        guard descriptor >= 0 else {
+            throw ObjectStoreError.io(key: key, operation: "create temporary file", errno: errno)
+        }
         let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         do {
             try Self.writeAll(bytes, to: descriptor, key: key)
@@ -153,6 +155,8 @@ public final class FolderObjectStore: Sendable {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw ObjectStoreError.io(key: key, operation: "open folder", errno: errno) }
         defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw ObjectStoreError.io(key: key, operation: "fsync folder", errno: errno) }
+        guard fsync(descriptor) == 0 else {
+            throw ObjectStoreError.io(key: key, operation: "fsync folder", errno: errno)
+        }
     }
 }

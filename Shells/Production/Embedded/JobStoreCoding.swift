@@ -105,7 +105,8 @@ extension JobStoreCommand {
             let resultAttempt = try reader.int()
             guard resultAttempt == attempt else { throw LogReader.Failure(reason: "a result under another attempt") }
             self = .complete(id, attempt: attempt, result: ResultLocation(job: id, attempt: resultAttempt))
-        case 7: self = .retryLater(JobID(try reader.uint64()), attempt: try reader.int(), notBefore: try reader.instant())
+        case 7:
+            self = .retryLater(JobID(try reader.uint64()), attempt: try reader.int(), notBefore: try reader.instant())
         case 8: self = .fail(JobID(try reader.uint64()), attempt: try reader.int(), try reader.raw(JobFailure.self))
         case 9: self = .cancel(JobID(try reader.uint64()), tenant: try reader.int())
         case 10: self = .get(JobID(try reader.uint64()), tenant: try reader.int())
@@ -174,7 +175,8 @@ enum JobRow {
         record.leaseExpiresAt = Instant(nanoseconds: row.int64(10))
         record.notBefore = Instant(nanoseconds: row.int64(11))
         record.itemsDone = Int(itemsDone)
-        record.result = row.isNull(13) || resultAttempt == .min ? nil : ResultLocation(job: id, attempt: Int(resultAttempt))
+        record.result =
+            row.isNull(13) || resultAttempt == .min ? nil : ResultLocation(job: id, attempt: Int(resultAttempt))
         record.failure = failure
         record.rowVersion = Int(rowVersion)
         record.updatedAt = Instant(nanoseconds: row.int64(17))

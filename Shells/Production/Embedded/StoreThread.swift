@@ -108,6 +108,7 @@ public final class JobStoreService: @unchecked Sendable {
     public let batchMax: Int
 
     public init(store: EmbeddedJobStore, thread: StoreThread, batchMax: Int = 256) {
+        precondition(batchMax >= 1, "batchMax must be at least 1")
         self.store = StoreConfined(store)
         self.thread = thread
         self.batchMax = batchMax
@@ -135,22 +136,14 @@ public final class JobStoreService: @unchecked Sendable {
         let more = !waiting.isEmpty
         lock.unlock()
         if more && !thread.submit({ [self] in flush() }) { failWaiting() }
-        // Commands of one batch carry their own `now`; the batch is applied one `now` at a time, in order, so
-        // each command sees the instant its machine gave it.
-        var start = 0
-        while start < taken.count {
-            var end = start + 1
-            while end < taken.count && taken[end].now == taken[start].now { end += 1 }
-            let slice = taken[start..<end]
-            do {
-                let replies = try store.value.apply(slice.map(\.command), now: taken[start].now)
-                for (request, reply) in zip(slice, replies) { post(request, .replied(reply)) }
-            } catch let error as JobStoreWriteError {
-                for request in slice { post(request, .failed(error.failure)) }
-            } catch {
-                for request in slice { post(request, .failed(.unavailable)) }
-            }
-            start = end
+        // Each command keeps the `now` its machine gave it; the batch shares one transaction.
+        do {
+            let replies = try store.value.apply(taken.map { ($0.command, $0.now) })
+            for (request, reply) in zip(taken, replies) { post(request, .replied(reply)) }
+        } catch let error as JobStoreWriteError {
+            for request in taken { post(request, .failed(error.failure)) }
+        } catch {
+            for request in taken { post(request, .failed(.unavailable)) }
         }
     }
 
