@@ -22,6 +22,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     public var telemetry: GatewayTelemetry?
     let reactorIndex: Int
     var localIDs: UInt64 = 0
+    /// Services for further path prefixes on the gateway's port (e.g. `/v1/batch` and `/v1/jobs`).
+    public var mounted: [(prefix: String, service: HTTPService)] = []
 
     public init(host: NodeHost, authenticator: Authenticator, telemetry: GatewayTelemetry?) {
         self.host = host
@@ -51,6 +53,9 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         case (_, "v2"):
             kserve(request, segments: segments.dropFirst().map(String.init), exchange: exchange, requestID: requestID)
         default:
+            if let mount = mounted.first(where: { path.hasPrefix($0.prefix) }) {
+                return mount.service.serve(request, exchange: exchange)
+            }
             let known = ["/v1/infer", "/health", "/metrics"].contains(path) || path.hasPrefix("/v2/")
             if known {
                 exchange.respond(
