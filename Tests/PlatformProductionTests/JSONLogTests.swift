@@ -100,6 +100,7 @@ private func object(_ line: some Collection<UInt8>) throws -> [String: Any] {
         logger.info(caller: "t", "hidden")
         logger.debug(caller: "t", "hidden")
         logger.warn(caller: "t", "shown")
+        #expect(JSONLogger.location().hasPrefix("PlatformProductionTests/JSONLogTests.swift:"))
         logger.error(caller: "t", "shown", fields: [("code", 7)])
         let lines = sink.lines.withLock { $0 }
         #expect(

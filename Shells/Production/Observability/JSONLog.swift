@@ -231,7 +231,8 @@ public final class FileDescriptorLogSink: LogSink {
 /// A writer thread that drains a bounded buffer to a file descriptor. `write` copies the line into the buffer and
 /// returns; when the buffer holds `bufferBytesMax` bytes the line is dropped and counted, and the writer reports the
 /// count in a `warn` line once it catches up. Dropping beats blocking: a stalled reactor would stall every request
-/// it owns, while a lost log line loses only itself.
+/// it owns, while a lost log line loses only itself. The writer thread holds the sink until `close()`; a sink that is
+/// never closed lives as long as the process, which is what stdout's sink does.
 public final class BackgroundLogSink: LogSink {
     public let fileDescriptor: Int32
     public let bufferBytesMax: Int
@@ -347,6 +348,9 @@ public final class JSONLogger: Sendable {
         self.sink = sink
         self.clock = clock
     }
+
+    /// `file:line` of the call, for the `caller` field when a role name is not specific enough.
+    public static func location(fileID: String = #fileID, line: Int = #line) -> String { "\(fileID):\(line)" }
 
     /// Whether a line at `level` would be written: test it before building costly fields.
     public func isEnabled(_ level: LogLevel) -> Bool { level >= minimumLevel }

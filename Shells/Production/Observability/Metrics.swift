@@ -75,6 +75,14 @@ public struct MetricFamilyDefinition: Sendable, Equatable {
     /// An extra label with an integer value (e.g. `status`), written after the schema's labels; counters and gauges
     /// only. Integers need no interning, so an HTTP status can be recorded as it is.
     public var codeLabel: String?
+
+    public init(name: String, help: String, kind: MetricKind, schema: LabelSchema, codeLabel: String? = nil) {
+        self.name = name
+        self.help = help
+        self.kind = kind
+        self.schema = schema
+        self.codeLabel = codeLabel
+    }
 }
 
 /// A family or label that cannot be registered; the message names the offending value.
