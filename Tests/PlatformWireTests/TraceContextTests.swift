@@ -1,0 +1,96 @@
+// traceparent comes from any client: every malformed form the W3C spec names must be refused (so we start a fresh
+// trace rather than join a bogus one), later versions read as the spec says, and what we send is always version 00.
+
+import Testing
+
+@testable import PlatformWire
+
+@Suite struct TraceContextTests {
+    static let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+    @Test func parsesAndFormatsVersion00() throws {
+        let context = try #require(TraceContext(traceparent: TraceContextTests.valid))
+        #expect(context.traceIDHigh == 0x4bf9_2f35_77b3_4da6)
+        #expect(context.traceIDLow == 0xa3ce_929d_0e0e_4736)
+        #expect(context.parentID == 0x00f0_67aa_0ba9_02b7)
+        #expect(context.flags == 1)
+        #expect(context.sampled)
+        #expect(context.traceIDHex == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(context.parentIDHex == "00f067aa0ba902b7")
+        #expect(context.traceparent == TraceContextTests.valid)
+        let unsampled = try #require(
+            TraceContext(traceparent: "00-0000000000000000000000000000000a-0000000000000001-00"))
+        #expect(!unsampled.sampled)
+        #expect(unsampled.traceparent == "00-0000000000000000000000000000000a-0000000000000001-00")
+        // Flags this version does not define yet are carried through unchanged.
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03")?.flags == 3)
+    }
+
+    @Test(arguments: [
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",  // short
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",  // version 00 has nothing after the flags
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // uppercase
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",
+        "0A-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  // zero parent id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // forbidden version
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01",
+        " 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+        "00-4bf92f3577b34da6a3ce929d0e0e47é-00f067aa0ba902b7-01",
+        "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",  // a later version still needs a dash after flags
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",  // and at least 55 characters
+    ])
+    func refusesMalformed(_ header: String) {
+        #expect(TraceContext(traceparent: header) == nil, "accepted \(header)")
+    }
+
+    @Test func readsLaterVersionsAsFarAsVersion00Goes() throws {
+        let exact = try #require(TraceContext(traceparent: "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        #expect(exact.traceparent == TraceContextTests.valid)
+        let longer = try #require(
+            TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-ever"))
+        // Only `sampled` survives a later version's flags; the result is sent on as version 00.
+        #expect(longer.flags == 1)
+        #expect(longer.traceparent == TraceContextTests.valid)
+    }
+
+    @Test func childKeepsTheTraceAndTakesTheNewSpan() throws {
+        let parent = try #require(TraceContext(traceparent: TraceContextTests.valid))
+        let child = parent.child(spanIDBytes: [0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x02, 0x03])
+        #expect(child.traceparent == "00-4bf92f3577b34da6a3ce929d0e0e4736-deadbeef00010203-01")
+        #expect(parent.child(spanIDBytes: Array(repeating: 0, count: 8)).parentID == 1)
+    }
+
+    @Test func rootStartsANewTrace() {
+        let root = TraceContext.root(
+            traceIDBytes: Array(1...16), spanIDBytes: [0, 0, 0, 0, 0, 0, 0, 0xff], sampled: true)
+        #expect(root.traceparent == "00-0102030405060708090a0b0c0d0e0f10-00000000000000ff-01")
+        let zero = TraceContext.root(
+            traceIDBytes: Array(repeating: 0, count: 16), spanIDBytes: Array(repeating: 0, count: 8), sampled: false)
+        #expect(zero.traceparent == "00-00000000000000000000000000000001-0000000000000001-00")
+        #expect(TraceContext(traceparent: root.traceparent) == root)
+    }
+
+    @Test func requestIDsArePrintableAndBounded() {
+        #expect(RequestID.sanitized("abc-123") == "abc-123")
+        #expect(RequestID.sanitized("a b~!") == "a b~!")
+        #expect(RequestID.sanitized(String(repeating: "x", count: 128))?.count == 128)
+        #expect(RequestID.sanitized(String(repeating: "x", count: 129)) == nil)
+        #expect(RequestID.sanitized("") == nil)
+        #expect(RequestID.sanitized(" lead") == nil)
+        #expect(RequestID.sanitized("trail ") == nil)
+        #expect(RequestID.sanitized("new\nline") == nil)
+        #expect(RequestID.sanitized("tab\there") == nil)
+        #expect(RequestID.sanitized("del\u{7F}") == nil)
+        #expect(RequestID.sanitized("café") == nil)
+    }
+}
