@@ -37,9 +37,10 @@ enum ServeCommand {
             FileHandle.standardError.write(Data("aiplatform serve: \(error)\n".utf8))
             return 2
         }
-        let log: ServeLog
+        let sink = BackgroundLogSink(fileDescriptor: 1)
+        let log: JSONLogger
         do {
-            log = try ServeLog(levelName: settings.logLevel)
+            log = JSONLogger(minimumLevel: try LogLevel(parsing: settings.logLevel), sink: sink)
         } catch {
             FileHandle.standardError.write(Data("aiplatform serve: \(error)\n".utf8))
             return 2
@@ -57,18 +58,18 @@ enum ServeCommand {
         do {
             try platform.start()
         } catch {
-            log.error("serve", "cannot start: \(error)")
-            log.flush()
+            log.error(caller: "serve", "cannot start: \(error)")
+            sink.flush()
             FileHandle.standardError.write(Data("aiplatform serve: \(error)\n".utf8))
             return 1
         }
         platform.announce()
         var received: Int32 = 0
         sigwait(&signals, &received)
-        log.info("serve", "signal \(received): draining requests in flight, then stopping")
+        log.info(caller: "serve", "signal \(received): draining requests in flight, then stopping")
         platform.stop()
-        log.info("serve", "stopped")
-        log.flush()
+        log.info(caller: "serve", "stopped")
+        sink.flush()
         return 0
     }
 }

@@ -27,7 +27,7 @@ func startEmbedded(_ configure: (inout ServeSettings) -> Void = { _ in }) throws
     settings.rateLimitBurst = 10_000
     settings.requestTimeout = .seconds(5)
     configure(&settings)
-    let platform = Platform(settings: settings, log: try ServeLog(levelName: "error"))
+    let platform = Platform(settings: settings, log: JSONLogger(minimumLevel: .error, sink: FileDescriptorLogSink(fileDescriptor: 2)))
     try platform.start()
     return platform
 }

@@ -81,16 +81,16 @@ import Testing
     }
 
     @Test func requestIDsArePrintableAndBounded() {
-        #expect(RequestID.sanitized("abc-123") == "abc-123")
-        #expect(RequestID.sanitized("a b~!") == "a b~!")
-        #expect(RequestID.sanitized(String(repeating: "x", count: 128))?.count == 128)
-        #expect(RequestID.sanitized(String(repeating: "x", count: 129)) == nil)
-        #expect(RequestID.sanitized("") == nil)
-        #expect(RequestID.sanitized(" lead") == nil)
-        #expect(RequestID.sanitized("trail ") == nil)
-        #expect(RequestID.sanitized("new\nline") == nil)
-        #expect(RequestID.sanitized("tab\there") == nil)
-        #expect(RequestID.sanitized("del\u{7F}") == nil)
-        #expect(RequestID.sanitized("café") == nil)
+        #expect(RequestIDHeader.sanitized("abc-123") == "abc-123")
+        #expect(RequestIDHeader.sanitized("a b~!") == "a b~!")
+        #expect(RequestIDHeader.sanitized(String(repeating: "x", count: 128))?.count == 128)
+        #expect(RequestIDHeader.sanitized(String(repeating: "x", count: 129)) == nil)
+        #expect(RequestIDHeader.sanitized("") == nil)
+        #expect(RequestIDHeader.sanitized(" lead") == nil)
+        #expect(RequestIDHeader.sanitized("trail ") == nil)
+        #expect(RequestIDHeader.sanitized("new\nline") == nil)
+        #expect(RequestIDHeader.sanitized("tab\there") == nil)
+        #expect(RequestIDHeader.sanitized("del\u{7F}") == nil)
+        #expect(RequestIDHeader.sanitized("café") == nil)
     }
 }

@@ -10,6 +10,10 @@ import PlatformWire
 public protocol GatewayTelemetry: AnyObject {
     /// An inference got its answer (any status), `version` 0 when none was chosen.
     func inferenceAnswered(model: String, version: Int, status: Int, duration: Duration, correlationID: String)
+    /// A request of `tenant` was refused for its rate limit.
+    func rateLimited(tenant: String)
+    /// A fact a machine reported.
+    func observed(_ observation: Observation)
     /// The body `/metrics` serves.
     func exposition() -> [UInt8]
 }
@@ -19,16 +23,21 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     let models: ServedModels
     /// A copy of the gateway's credential check for the reads that never reach the gateway machine (metadata).
     var authenticator: Authenticator
+    let keyNames: [String]
     public var telemetry: GatewayTelemetry?
     let reactorIndex: Int
     var localIDs: UInt64 = 0
+    /// Span and trace ids: a fast generator seeded once from the system's random source (ids need to be
+    /// unique, not secret).
+    var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
     /// Services for further path prefixes on the gateway's port (e.g. `/v1/batch` and `/v1/jobs`).
     public var mounted: [(prefix: String, service: HTTPService)] = []
 
-    public init(host: NodeHost, authenticator: Authenticator, telemetry: GatewayTelemetry?) {
+    public init(host: NodeHost, keys: [Gateway.APIKey], telemetry: GatewayTelemetry?) {
         self.host = host
+        authenticator = Authenticator(keys: keys)
+        keyNames = keys.map(\.name)
         self.models = host.models
-        self.authenticator = authenticator
         self.telemetry = telemetry
         reactorIndex = host.reactor.index
         host.delegate = self
@@ -69,13 +78,9 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         }
     }
 
-    /// The client's X-Request-ID when it is printable ASCII of sane length; otherwise one made here.
+    /// The client's X-Request-ID when it is safe to echo and log; otherwise one made here.
     func requestID(for request: HTTPRequest) -> String {
-        if let given = request.header("X-Request-ID"), !given.isEmpty, given.utf8.count <= 128,
-            given.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
-        {
-            return given
-        }
+        if let given = request.header("X-Request-ID"), let safe = RequestIDHeader.sanitized(given) { return safe }
         localIDs += 1
         return "gw\(reactorIndex)-" + String(localIDs, radix: 16)
     }
@@ -288,10 +293,21 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let inference = InferenceRequest(
             id: RequestID(0), credential: Self.credential(of: request), model: model, version: pinned,
             stickyKey: sticky, inputElements: elements, timeout: timeout)
-        let context = PendingInference(
+        var context = PendingInference(
             exchange: exchange, api: api, model: name, backendBody: backendBody, clientID: clientID,
-            correlationID: requestID, traceparent: request.header("traceparent"), startedAt: exchange.receivedAt)
+            correlationID: requestID, traceparent: span(request).traceparent, startedAt: exchange.receivedAt)
+        context.credential = inference.credential
         host.submit(inference, context)
+    }
+
+    /// The request's span: a child of the client's valid `traceparent`, or the root of a new trace.
+    func span(_ request: HTTPRequest) -> TraceContext {
+        let spanID = random.next() | 1
+        if let header = request.header("traceparent"), let parent = TraceContext(traceparent: header) {
+            return TraceContext(
+                traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, parentID: spanID, flags: parent.flags)
+        }
+        return TraceContext(traceIDHigh: random.next(), traceIDLow: random.next() | 1, parentID: spanID, flags: 1)
     }
 
     /// FNV-1a over the key's bytes: stable across processes, unlike `Hasher`.
@@ -326,6 +342,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             }
         case .failed(let kind, let retryAfter):
             status = kind.httpStatus
+            if kind == .rateLimited { telemetry?.rateLimited(tenant: tenant(of: pending.credential)) }
             switch pending.api {
             case .kserve:
                 answer = HTTPAnswers.kserveError(
@@ -346,5 +363,15 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         return [("traceparent", traceparent)]
     }
 
-    public func observed(_ observation: Observation, now: Instant) {}
+    public func observed(_ observation: Observation, now: Instant) { telemetry?.observed(observation) }
+
+    /// The tenant a credential speaks for (for the rate-limited series), or "unknown".
+    func tenant(of credential: String) -> String {
+        if case .allowed(let index) = authenticator.authorize(credential, scope: .infer, now: Reactor.now()),
+            index < keyNames.count
+        {
+            return keyNames[index]
+        }
+        return "unknown"
+    }
 }

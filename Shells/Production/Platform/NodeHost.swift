@@ -21,6 +21,8 @@ public struct PendingInference {
     public var startedAt: Instant
     /// The backend's answer, once one succeeded.
     public var result: [UInt8]? = nil
+    /// The credential presented (to name the tenant of a refusal).
+    public var credential = ""
     public init(
         exchange: HTTPExchange, api: API, model: String, backendBody: [UInt8], clientID: String?,
         correlationID: String, traceparent: String?, startedAt: Instant

@@ -10,7 +10,8 @@ import Synchronization
 
 public final class Platform: @unchecked Sendable {
     public let settings: ServeSettings
-    public let log: ServeLog
+    public let log: JSONLogger
+    let hub: TelemetryHub
     var reactors: [Reactor] = []
     var gatewayServers: [HTTPServer] = []
     var backendServers: [HTTPServer] = []
@@ -20,9 +21,10 @@ public final class Platform: @unchecked Sendable {
     public private(set) var gatewayPort = 0
     public private(set) var referencePort = 0
 
-    public init(settings: ServeSettings, log: ServeLog) {
+    public init(settings: ServeSettings, log: JSONLogger) {
         self.settings = settings
         self.log = log
+        hub = TelemetryHub(log: log)
     }
 
     /// The demo key's secret, accepted in embedded mode only.
@@ -36,7 +38,7 @@ public final class Platform: @unchecked Sendable {
             outputs: [
                 TensorSchema(name: SampleClassifier.scoresName, datatype: .fp32, shape: SampleClassifier.scoresShape),
                 TensorSchema(name: SampleClassifier.labelName, datatype: .bytes, shape: SampleClassifier.labelShape),
-            ], labels: [])
+            ], labels: [:])
         return ServedModels(
             models: [
                 ServedModels.Model(
@@ -123,8 +125,8 @@ public final class Platform: @unchecked Sendable {
                 transport: transport)
             host.limiterStore = store
             hosts.append(host)
-            let service = GatewayService(
-                host: host, authenticator: Authenticator(keys: keys), telemetry: nil)
+            let telemetry = ReactorTelemetry(hub: hub, backendNames: endpoints.map(\.description))
+            let service = GatewayService(host: host, keys: keys, telemetry: telemetry)
             let server = try HTTPServer(
                 reactor: reactor, host: settings.host, port: gatewayPort == 0 ? settings.gatewayPort : gatewayPort,
                 settings: settings.http, service: service)
@@ -146,7 +148,7 @@ public final class Platform: @unchecked Sendable {
     public func announce() {
         let mode = settings.embedded ? "embedded" : "external backends"
         log.info(
-            "serve", "serving",
+            caller: "serve", "serving",
             fields: [
                 ("mode", .string(mode)), ("gateway_port", .integer(Int64(gatewayPort))),
                 ("threads", .integer(Int64(settings.threads))),
@@ -154,10 +156,10 @@ public final class Platform: @unchecked Sendable {
             ])
         if settings.embedded && settings.demoKey {
             log.warn(
-                "serve",
+                caller: "serve",
                 "embedded mode: the development key \"\(Self.demoToken)\" is accepted; never use it beyond this machine")
             log.info(
-                "serve",
+                caller: "serve",
                 "try: curl -s localhost:\(gatewayPort)/v1/infer -H 'Authorization: Bearer \(Self.demoToken)' "
                     + "--json '{\"model\": \"sample-classifier\", \"version\": 1, "
                     + "\"input\": {\"features\": [5.1, 3.5, 1.4, 0.2]}}'")
@@ -178,7 +180,10 @@ public final class Platform: @unchecked Sendable {
 
     /// Stops accepting, waits up to `drain` for requests in flight, then stops every reactor and waits for them.
     public func stop(drain: Duration = .seconds(5)) {
-        for (server, reactor) in zip(gatewayServers, reactors) { reactor.post { server.closeListener() } }
+        for (server, reactor) in zip(gatewayServers, reactors) {
+            nonisolated(unsafe) let server = server
+            reactor.post { server.closeListener() }
+        }
         let deadline = Reactor.now() + drain
         while Reactor.now() < deadline {
             let tally = Tally()

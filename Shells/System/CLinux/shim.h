@@ -3,9 +3,6 @@
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -27,7 +24,11 @@ static inline int clinux_epoll_add(int epfd, int op, int fd, unsigned int events
     return epoll_ctl(epfd, op, fd, &event);
 }
 
-/// accept4 is a GNU extension: accepts a connection already non-blocking and close-on-exec.
+/// accept4 is a GNU extension, declared only under _GNU_SOURCE, which would change the system headers' struct
+/// definitions from those Swift's Glibc module sees; so it is declared here by hand.
+extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flags);
+
+/// Accepts a connection already non-blocking and close-on-exec.
 static inline int clinux_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 
 static inline int clinux_event_fd(const struct epoll_event *events, int index) { return events[index].data.fd; }

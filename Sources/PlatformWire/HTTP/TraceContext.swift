@@ -107,7 +107,7 @@ private func hex(_ value: UInt64, digits: Int) -> String {
 }
 
 /// The `X-Request-ID` a client sent, when it is safe to echo in a response header and to write into logs.
-public enum RequestID {
+public enum RequestIDHeader {
     /// Longer ids are refused: a log line or header should not grow with what a client chooses to send.
     public static let lengthMax = 128
 
