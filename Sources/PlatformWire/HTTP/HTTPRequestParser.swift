@@ -361,7 +361,7 @@ public struct HTTPRequestParser: Sendable {
 }
 
 /// The elements of a comma-separated field value, trimmed of whitespace, empty elements dropped (RFC 9110 5.6.1).
-private func commaList(_ value: String) -> [String] {
+func commaList(_ value: String) -> [String] {
     value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true).compactMap { element in
         var element = element
         while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
@@ -371,7 +371,7 @@ private func commaList(_ value: String) -> [String] {
 }
 
 /// tchar from RFC 9110 section 5.6.2.
-private func isTokenByte(_ byte: UInt8) -> Bool {
+func isTokenByte(_ byte: UInt8) -> Bool {
     switch byte {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
         UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -381,7 +381,7 @@ private func isTokenByte(_ byte: UInt8) -> Bool {
     }
 }
 
-private func hexValue(_ byte: UInt8) -> Int? {
+func hexValue(_ byte: UInt8) -> Int? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
     case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10

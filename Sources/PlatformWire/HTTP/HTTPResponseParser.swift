@@ -1,0 +1,605 @@
+// A sans-I/O HTTP/1.1 response parser (RFC 9112) for the client side: the orchestrator's connection to a Triton
+// backend feeds whatever bytes a read returned and asks for complete responses. A response cannot be framed
+// from its own bytes alone (the answer to HEAD, and 1xx, 204 and 304 answers, have no body whatever their
+// headers say), so the shell tells the parser the method of every request it sends, in order. Responses on a
+// pooled connection must never be misframed: one misread length hands the next caller someone else's answer,
+// so anything ambiguous (Content-Length with Transfer-Encoding, differing lengths, bare CR or LF, obs-fold)
+// fails the connection instead of being guessed at.
+
+/// One response as the client receives it, body already de-chunked.
+public struct HTTPClientResponse: Sendable, Equatable, CustomStringConvertible {
+    public var version: HTTPVersion
+    public var status: Int
+    public var reason: String
+    /// Header fields in the order received; trailers of a chunked body are not included.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Whether the connection may carry another request: false after `Connection: close`, an HTTP/1.0 answer
+    /// without `Connection: keep-alive`, or a body that ran to the end of the connection.
+    public var keepAlive: Bool
+
+    public init(
+        version: HTTPVersion = .http11, status: Int, reason: String = "",
+        headers: [(name: String, value: String)] = [], body: [UInt8] = [], keepAlive: Bool = true
+    ) {
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.keepAlive = keepAlive
+    }
+
+    /// The first value of the header named `name`, compared without regard to ASCII case.
+    public func header(_ name: String) -> String? {
+        headers.first { httpNamesEqual($0.name, name) }?.value
+    }
+
+    /// Every value of the header named `name`, in the order received.
+    public func headers(named name: String) -> [String] {
+        headers.filter { httpNamesEqual($0.name, name) }.map(\.value)
+    }
+
+    public static func == (lhs: HTTPClientResponse, rhs: HTTPClientResponse) -> Bool {
+        lhs.version == rhs.version && lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.body == rhs.body
+            && lhs.keepAlive == rhs.keepAlive && lhs.headers.count == rhs.headers.count
+            && zip(lhs.headers, rhs.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    public var description: String {
+        "\(version.text) \(status) \(reason) (\(headers.count) headers, \(body.count) body bytes)"
+    }
+}
+
+/// Why a connection's responses could not be read. The connection must then be closed; `kind` tells the shell
+/// whether the backend may have acted on the request (for retry decisions) and which counter to bump.
+public struct HTTPResponseParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The bytes are not a well-formed HTTP/1.1 response, or frame it ambiguously.
+        case malformed
+        /// A limit of `HTTPResponseLimits` was exceeded.
+        case tooLarge
+        /// Bytes arrived while no request was waiting for an answer.
+        case unsolicited
+        /// The connection closed before any byte of an awaited response: the backend may never have seen the
+        /// request (the usual race with a backend closing an idle pooled connection).
+        case closedBeforeResponse
+        /// The connection closed part-way through a response.
+        case truncated
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func malformed(_ message: String) -> HTTPResponseParseError { HTTPResponseParseError(.malformed, message) }
+    static func truncated(_ message: String) -> HTTPResponseParseError { HTTPResponseParseError(.truncated, message) }
+}
+
+/// Limits on what a backend may send, each checked before the bytes are kept. Larger than the server's request
+/// limits by default: inference outputs can be big, and the backend is more trusted than a client.
+public struct HTTPResponseLimits: Sendable {
+    /// The status line with its CRLF.
+    public var statusLineBytesMax: Int = 4 << 10
+    /// All header lines with their CRLFs (and, separately, all trailer lines).
+    public var headerBytesMax: Int = 32 << 10
+    /// Header fields in one response.
+    public var headerCountMax: Int = 100
+    /// The body after de-chunking.
+    public var bodyBytesMax: Int = 64 << 20
+    /// One chunk-size line with its extensions.
+    public var chunkLineBytesMax: Int = 4 << 10
+    public init() {}
+}
+
+/// Turns a client connection's bytes into responses, in the order the requests were sent.
+public struct HTTPResponseParser: Sendable {
+    /// Where the parser is in the connection, so the shell can tell a quiet pooled connection from a slow answer.
+    public enum Phase: Sendable, Equatable {
+        /// Between responses with nothing buffered (whether or not a request is awaiting its answer).
+        case idle
+        /// Part of a status line or header block has arrived.
+        case head
+        /// The head is complete and the body is arriving.
+        case body
+        /// The connection is done: a response did not keep it alive, or the peer closed it between responses.
+        case closed
+        /// The responses could not be read; the connection must be closed.
+        case failed
+    }
+
+    private enum State: Sendable {
+        case statusLine
+        case headers
+        case body(remaining: Int)
+        case untilClose
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        case closed
+        case failed(HTTPResponseParseError)
+    }
+
+    /// The response being assembled; kept outside `State` so appending to the body does not copy it.
+    private struct Head: Sendable {
+        var version = HTTPVersion.http11
+        var status = 0
+        var reason = ""
+        var headers: [(name: String, value: String)] = []
+        var headerBytes = 0
+        var contentLength = 0
+        var body: [UInt8] = []
+    }
+
+    public let limits: HTTPResponseLimits
+    private var state = State.statusLine
+    private var head = Head()
+    private var buffer: [UInt8] = []
+    /// Bytes before `position` are consumed; `scanned` is where the search for the next LF resumes.
+    private var position = 0
+    private var scanned = 0
+    /// Whether each request sent and not yet answered was a HEAD, oldest first from `awaitingStart`.
+    private var awaitingHead: [Bool] = []
+    private var awaitingStart = 0
+    /// Whether a 1xx interim answer arrived for the oldest request: a close after it truncates a response.
+    private var interimSeen = false
+    private var peerClosed = false
+
+    public init(limits: HTTPResponseLimits = HTTPResponseLimits()) {
+        self.limits = limits
+    }
+
+    public var phase: Phase {
+        switch state {
+        case .statusLine: position == buffer.count ? .idle : .head
+        case .headers: .head
+        case .body, .untilClose, .chunkSize, .chunkData, .chunkDataEnd, .trailers: .body
+        case .closed: .closed
+        case .failed: .failed
+        }
+    }
+
+    /// Requests sent whose final response has not yet come out of `next()`. When the connection ends (closed or
+    /// failed) these were not answered, and the shell decides which of them to retry elsewhere.
+    public var pendingCount: Int { awaitingHead.count - awaitingStart }
+
+    /// Records that a request with `method` was written to the connection; call it in sending order.
+    public mutating func expect(method: String) {
+        // A 2xx answer to CONNECT turns the connection into a tunnel, which this parser does not model.
+        precondition(method != "CONNECT", "CONNECT is not supported on a pooled client connection")
+        awaitingHead.append(method == "HEAD")
+    }
+
+    /// Appends bytes read from the connection; ignored once the parser is closed or failed.
+    public mutating func feed(_ bytes: some Collection<UInt8>) {
+        switch state {
+        case .closed, .failed: return
+        case .statusLine, .headers, .body, .untilClose, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            buffer.append(contentsOf: bytes)
+        }
+    }
+
+    /// Records that the peer closed the connection (a read returned end of file). The next `next()` ends a body
+    /// that runs until close, or reports what the close cut short.
+    public mutating func connectionClosed() {
+        peerClosed = true
+    }
+
+    /// The next complete final response, or nil until more bytes arrive (or for ever, once closed). 1xx interim
+    /// responses are read and dropped. Throws the same error on every call after a failure.
+    public mutating func next() throws(HTTPResponseParseError) -> HTTPClientResponse? {
+        switch state {
+        case .failed(let error): throw error
+        case .closed: return nil
+        case .statusLine, .headers, .body, .untilClose, .chunkSize, .chunkData, .chunkDataEnd, .trailers: break
+        }
+        do {
+            let response = try advance()
+            compact()
+            return response
+        } catch {
+            state = .failed(error)
+            head = Head()
+            buffer = []
+            position = 0
+            scanned = 0
+            throw error
+        }
+    }
+
+    private mutating func advance() throws(HTTPResponseParseError) -> HTTPClientResponse? {
+        while true {
+            switch state {
+            case .statusLine:
+                guard position < buffer.count else {
+                    guard peerClosed else { return nil }
+                    if interimSeen { throw .truncated("connection closed after an interim (1xx) response") }
+                    if pendingCount > 0 {
+                        throw HTTPResponseParseError(
+                            .closedBeforeResponse,
+                            "connection closed before a response arrived (\(pendingCount) awaited)")
+                    }
+                    state = .closed
+                    return nil
+                }
+                guard pendingCount > 0 else {
+                    throw HTTPResponseParseError(
+                        .unsolicited, "bytes \(httpQuoted(buffer[position...], limit: 16)) arrived with no request sent"
+                    )
+                }
+                let tooLong = HTTPResponseParseError(
+                    .tooLarge, "status line longer than \(limits.statusLineBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.statusLineBytesMax, tooLong: tooLong) else {
+                    if peerClosed { throw .truncated("connection closed inside a status line") }
+                    return nil
+                }
+                try parseStatusLine(line)
+                state = .headers
+            case .headers:
+                let tooLarge = HTTPResponseParseError(
+                    .tooLarge, "header block larger than \(limits.headerBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
+                else {
+                    if peerClosed { throw .truncated("connection closed inside a header block") }
+                    return nil
+                }
+                head.headerBytes += line.count + 2
+                if line.isEmpty {
+                    if let response = try finishHead() { return response }
+                    continue
+                }
+                guard head.headers.count < limits.headerCountMax else {
+                    throw HTTPResponseParseError(.tooLarge, "more than \(limits.headerCountMax) header fields")
+                }
+                // Most responses carry a handful of fields: one allocation up front instead of four regrowths.
+                if head.headers.isEmpty { head.headers.reserveCapacity(8) }
+                head.headers.append(try parseField(line))
+            case .body(let remaining):
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    if peerClosed {
+                        throw .truncated(
+                            "connection closed \(left) bytes short of a \(head.contentLength)-byte Content-Length body")
+                    }
+                    state = .body(remaining: left)
+                    return nil
+                }
+                return finishResponse(closeDelimited: false)
+            case .untilClose:
+                guard buffer.count - position <= limits.bodyBytesMax - head.body.count else {
+                    throw HTTPResponseParseError(.tooLarge, "body larger than \(limits.bodyBytesMax) bytes")
+                }
+                _ = takeBody(buffer.count - position)
+                guard peerClosed else { return nil }
+                return finishResponse(closeDelimited: true)
+            case .chunkSize:
+                let tooLong = HTTPResponseParseError.malformed(
+                    "chunk size line longer than \(limits.chunkLineBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, tooLong: tooLong) else {
+                    if peerClosed { throw .truncated("connection closed inside a chunked body") }
+                    return nil
+                }
+                let size = try parseChunkSize(line)
+                if size == 0 {
+                    head.headerBytes = 0
+                    state = .trailers
+                } else {
+                    state = .chunkData(remaining: size)
+                }
+            case .chunkData(let remaining):
+                let left = takeBody(remaining)
+                guard left == 0 else {
+                    if peerClosed { throw .truncated("connection closed inside a chunked body") }
+                    state = .chunkData(remaining: left)
+                    return nil
+                }
+                state = .chunkDataEnd
+            case .chunkDataEnd:
+                guard buffer.count - position >= 2 else {
+                    // A lone byte that is not CR is already wrong, whether or not more bytes would come.
+                    if position < buffer.count, buffer[position] != 0x0D {
+                        throw .malformed("chunk data not followed by CRLF")
+                    }
+                    if peerClosed { throw .truncated("connection closed inside a chunked body") }
+                    return nil
+                }
+                guard buffer[position] == 0x0D, buffer[position + 1] == 0x0A else {
+                    throw .malformed("chunk data not followed by CRLF")
+                }
+                position += 2
+                scanned = position
+                state = .chunkSize
+            case .trailers:
+                let tooLarge = HTTPResponseParseError(.tooLarge, "trailers larger than \(limits.headerBytesMax) bytes")
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
+                else {
+                    if peerClosed { throw .truncated("connection closed inside the trailers of a chunked body") }
+                    return nil
+                }
+                head.headerBytes += line.count + 2
+                guard !line.isEmpty else { return finishResponse(closeDelimited: false) }
+                // Trailers are checked like headers, then dropped: nothing in the platform reads them.
+                _ = try parseField(line)
+            case .closed, .failed:
+                return nil
+            }
+        }
+    }
+
+    /// Moves up to `remaining` buffered bytes into the body; returns how many are still to come.
+    private mutating func takeBody(_ remaining: Int) -> Int {
+        let available = min(remaining, buffer.count - position)
+        guard available > 0 else { return remaining }
+        head.body.append(contentsOf: buffer[position..<position + available])
+        position += available
+        scanned = position
+        return remaining - available
+    }
+
+    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
+    /// bytes or more (with its CRLF) throws `tooLong`, checked before the whole line has arrived.
+    private mutating func takeLine(
+        bytesMax: Int, tooLong: HTTPResponseParseError
+    ) throws(HTTPResponseParseError) -> Range<Int>? {
+        let start = max(scanned, position)
+        let found = buffer.withUnsafeBufferPointer { bytes in
+            var index = start
+            while index < bytes.count && bytes[index] != 0x0A { index += 1 }
+            return index
+        }
+        guard found < buffer.count else {
+            scanned = found
+            if buffer.count - position > bytesMax { throw tooLong }
+            return nil
+        }
+        guard found - position + 1 <= bytesMax else { throw tooLong }
+        guard found > position, buffer[found - 1] == 0x0D else { throw .malformed("line ends in a bare LF") }
+        let line = position..<found - 1
+        guard !buffer[line].contains(0x0D) else { throw .malformed("bare CR inside a line") }
+        position = found + 1
+        scanned = position
+        return line
+    }
+
+    /// `HTTP/1.x SP 3DIGIT [SP reason]`; a missing space before an empty reason is accepted, as servers send it.
+    private mutating func parseStatusLine(_ line: Range<Int>) throws(HTTPResponseParseError) {
+        let text = buffer[line]
+        let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        let start = line.lowerBound
+        guard line.count >= 12, buffer[start + 8] == 0x20, buffer[start..<start + 5].elementsEqual("HTTP/".utf8),
+            isDigit(buffer[start + 5]), buffer[start + 6] == UInt8(ascii: "."), isDigit(buffer[start + 7]),
+            isDigit(buffer[start + 9]), isDigit(buffer[start + 10]), isDigit(buffer[start + 11]),
+            line.count == 12 || buffer[start + 12] == 0x20
+        else {
+            throw .malformed("status line \(httpQuoted(text)) is not 'HTTP/d.d SP 3-digit-status SP reason'")
+        }
+        switch (buffer[start + 5], buffer[start + 7]) {
+        case (UInt8(ascii: "1"), UInt8(ascii: "1")): head.version = .http11
+        case (UInt8(ascii: "1"), UInt8(ascii: "0")): head.version = .http10
+        default: throw .malformed("protocol version \(httpQuoted(text.prefix(8))) is not supported")
+        }
+        let digits = (buffer[start + 9], buffer[start + 10], buffer[start + 11])
+        head.status = Int(digits.0 &- 0x30) * 100 + Int(digits.1 &- 0x30) * 10 + Int(digits.2 &- 0x30)
+        guard (100...599).contains(head.status) else {
+            throw .malformed("status code \(head.status) is not in 100...599")
+        }
+        let reason = line.count > 13 ? buffer[(start + 13)..<line.upperBound] : []
+        if let bad = reason.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            throw .malformed("reason phrase has control byte \(httpQuoted([bad]))")
+        }
+        head.reason = String(decoding: reason, as: UTF8.self)
+    }
+
+    private func parseField(_ line: Range<Int>) throws(HTTPResponseParseError) -> (name: String, value: String) {
+        let text = buffer[line]
+        // RFC 9112 lets a client unfold obs-fold; refusing it instead keeps framing questions simple.
+        if let first = text.first, first == 0x20 || first == 0x09 {
+            throw .malformed("obsolete line folding (a header line starting with whitespace)")
+        }
+        guard let colon = text.firstIndex(of: UInt8(ascii: ":")) else {
+            throw .malformed("header line \(httpQuoted(text)) has no colon")
+        }
+        let name = text[text.startIndex..<colon]
+        guard !name.isEmpty, name.allSatisfy(isTokenByte) else {
+            throw .malformed("header name \(httpQuoted(name)) is not a token")
+        }
+        var valueStart = colon + 1
+        var valueEnd = line.upperBound
+        while valueStart < valueEnd, buffer[valueStart] == 0x20 || buffer[valueStart] == 0x09 { valueStart += 1 }
+        while valueEnd > valueStart, buffer[valueEnd - 1] == 0x20 || buffer[valueEnd - 1] == 0x09 { valueEnd -= 1 }
+        let value = buffer[valueStart..<valueEnd]
+        if let bad = value.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            throw .malformed("header \(httpQuoted(name)) has control byte \(httpQuoted([bad])) in its value")
+        }
+        // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
+        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+    }
+
+    /// Decides how the body is framed once the empty line has arrived (RFC 9112 section 6.3); returns the
+    /// response if it has no body.
+    private mutating func finishHead() throws(HTTPResponseParseError) -> HTTPClientResponse? {
+        if head.status < 200 {
+            // Nothing asked for a protocol switch, so a 101 would leave the connection speaking something else.
+            guard head.status != 101 else { throw .malformed("101 Switching Protocols without an upgrade request") }
+            // Interim answers (100 Continue, 103 Early Hints) precede the final one to the same request.
+            head = Head()
+            interimSeen = true
+            state = .statusLine
+            return nil
+        }
+        let answersHead = awaitingHead[awaitingStart]
+        if answersHead || head.status == 204 || head.status == 304 {
+            // Content-Length here describes what a GET would have returned, not bytes that follow.
+            return finishResponse(closeDelimited: false)
+        }
+        var transferEncodings = 0
+        var contentLengths = 0
+        for field in head.headers {
+            if httpNamesEqual(field.name, "Transfer-Encoding") { transferEncodings += 1 }
+            if httpNamesEqual(field.name, "Content-Length") { contentLengths += 1 }
+        }
+        if transferEncodings > 0 {
+            guard contentLengths == 0 else { throw .malformed("both Content-Length and Transfer-Encoding") }
+            guard head.version == .http11 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 response") }
+            try checkChunkedOnly()
+            state = .chunkSize
+            return nil
+        }
+        if contentLengths > 0 {
+            let length = try parseContentLength()
+            guard length > 0 else { return finishResponse(closeDelimited: false) }
+            head.contentLength = length
+            state = .body(remaining: length)
+            return nil
+        }
+        state = .untilClose
+        return nil
+    }
+
+    /// The only transfer-coding accepted is a single `chunked`: a compressed body would need a decoder here, and
+    /// `chunked` twice is a framing error (RFC 9112 section 6.1).
+    private func checkChunkedOnly() throws(HTTPResponseParseError) {
+        var chunkedCount = 0
+        for field in head.headers where httpNamesEqual(field.name, "Transfer-Encoding") {
+            for coding in commaList(field.value) {
+                guard httpNamesEqual(coding, "chunked") else {
+                    throw .malformed("transfer-coding \(httpQuoted(Array(coding.utf8))) is not supported")
+                }
+                chunkedCount += 1
+            }
+        }
+        guard chunkedCount == 1 else { throw .malformed("Transfer-Encoding does not name chunked exactly once") }
+    }
+
+    /// The body length from every Content-Length field: each comma-separated element decimal and all equal.
+    private func parseContentLength() throws(HTTPResponseParseError) -> Int {
+        var length: Int? = nil
+        for field in head.headers where httpNamesEqual(field.name, "Content-Length") {
+            for element in field.value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                var digits = element
+                while let byte = digits.first, byte == 0x20 || byte == 0x09 { digits = digits.dropFirst() }
+                while let byte = digits.last, byte == 0x20 || byte == 0x09 { digits = digits.dropLast() }
+                guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+                else {
+                    throw .malformed("Content-Length \(httpQuoted(Array(field.value.utf8))) is not a decimal number")
+                }
+                // Accumulated with a bound check per digit, so no number of digits can overflow.
+                var value = 0
+                for digit in digits {
+                    value = value * 10 + Int(digit - UInt8(ascii: "0"))
+                    guard value <= limits.bodyBytesMax else {
+                        throw HTTPResponseParseError(
+                            .tooLarge,
+                            "Content-Length \(httpQuoted(Array(field.value.utf8))) exceeds \(limits.bodyBytesMax) bytes"
+                        )
+                    }
+                }
+                if let length, length != value { throw .malformed("differing Content-Length values") }
+                length = value
+            }
+        }
+        return length ?? 0
+    }
+
+    private func parseChunkSize(_ line: Range<Int>) throws(HTTPResponseParseError) -> Int {
+        let text = buffer[line]
+        var size = 0
+        var index = line.lowerBound
+        while index < line.upperBound, let digit = hexValue(buffer[index]) {
+            size = size * 16 + digit
+            guard size <= limits.bodyBytesMax - head.body.count else {
+                throw HTTPResponseParseError(.tooLarge, "chunked body larger than \(limits.bodyBytesMax) bytes")
+            }
+            index += 1
+        }
+        guard index > line.lowerBound else { throw .malformed("chunk size \(httpQuoted(text)) is not hexadecimal") }
+        // Chunk extensions (after optional whitespace and ';') are allowed and ignored; nothing else may follow.
+        var rest = buffer[index..<line.upperBound]
+        while let byte = rest.first, byte == 0x20 || byte == 0x09 { rest = rest.dropFirst() }
+        guard rest.isEmpty || rest.first == UInt8(ascii: ";") else {
+            throw .malformed("chunk size \(httpQuoted(text)) is not hexadecimal")
+        }
+        if rest.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+            throw .malformed("chunk extension has a control byte")
+        }
+        return size
+    }
+
+    private mutating func finishResponse(closeDelimited: Bool) -> HTTPClientResponse {
+        var close = false
+        var keepAliveAsked = false
+        for field in head.headers where httpNamesEqual(field.name, "Connection") {
+            close = close || fieldHasToken(field.value, "close")
+            keepAliveAsked = keepAliveAsked || fieldHasToken(field.value, "keep-alive")
+        }
+        let keepAlive: Bool
+        switch head.version {
+        case .http11: keepAlive = !close && !closeDelimited
+        case .http10: keepAlive = keepAliveAsked && !close && !closeDelimited
+        }
+        let response = HTTPClientResponse(
+            version: head.version, status: head.status, reason: head.reason, headers: head.headers, body: head.body,
+            keepAlive: keepAlive)
+        head = Head()
+        interimSeen = false
+        awaitingStart += 1
+        if awaitingStart == awaitingHead.count {
+            awaitingHead.removeAll(keepingCapacity: true)
+            awaitingStart = 0
+        }
+        state = keepAlive ? .statusLine : .closed
+        if !keepAlive {
+            buffer = []
+            position = 0
+            scanned = 0
+        }
+        return response
+    }
+
+    /// Drops consumed bytes once they are at least half the buffer, so the cost stays linear in the input; a
+    /// fully consumed buffer keeps its storage for the next read.
+    private mutating func compact() {
+        if position == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            position = 0
+            scanned = 0
+            return
+        }
+        guard position > 0, position * 2 >= buffer.count else { return }
+        buffer.removeSubrange(0..<position)
+        scanned -= position
+        position = 0
+    }
+}
+
+/// Whether the comma-separated field `value` has an element equal to `token` ignoring ASCII case, without
+/// allocating (RFC 9110 section 5.6.1 list syntax).
+func fieldHasToken(_ value: String, _ token: String) -> Bool {
+    var found = false
+    var elementStart = value.utf8.startIndex
+    let utf8 = value.utf8
+    var index = utf8.startIndex
+    while true {
+        if index == utf8.endIndex || utf8[index] == UInt8(ascii: ",") {
+            var element = utf8[elementStart..<index]
+            while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
+            while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
+            if element.count == token.utf8.count
+                && zip(element, token.utf8).allSatisfy({ asciiLower($0) == asciiLower($1) })
+            {
+                found = true
+            }
+            if index == utf8.endIndex { break }
+            elementStart = utf8.index(after: index)
+        }
+        index = utf8.index(after: index)
+    }
+    return found
+}
