@@ -162,6 +162,16 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         }
     }
 
+    /// Authentication comes before validation (docs/api.md): a request without a valid credential learns nothing
+    /// about what its body got wrong. The gateway machine checks again; this copy only orders the answers.
+    func refuseCredential(_ request: HTTPRequest) -> ErrorKind? {
+        if case .refused(let kind) = authenticator.authorize(Self.credential(of: request), scope: .infer, now: Reactor.now())
+        {
+            return kind
+        }
+        return nil
+    }
+
     func refuseRead(_ credential: String) -> ErrorKind? {
         let now = Reactor.now()
         if case .allowed = authenticator.authorize(credential, scope: .infer, now: now) { return nil }
@@ -196,6 +206,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let refuse = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
+        if let refusal = refuseCredential(request) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
         let body: JSONValue
         do {
             body = try JSONValue.parse(request.body)
@@ -226,6 +237,10 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     func inferSeed(_ request: HTTPRequest, exchange: HTTPExchange, requestID: String) {
         let refuse = { (field: String?, message: String) in
             exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
+        }
+        if let refusal = refuseCredential(request) {
+            return exchange.respond(
+                HTTPAnswers.seedError(refusal, message: HTTPAnswers.message(for: refusal), requestID: requestID))
         }
         let body: JSONValue
         do {
