@@ -226,9 +226,72 @@ struct JSONParser {
             }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
+        if let value = fastDouble(bytes[start..<position]) { return .number(value, isInteger: isInteger) }
         let text = String(decoding: bytes[start..<position], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
         return .number(value, isInteger: isInteger)
+    }
+
+    /// Powers of ten a Double holds exactly.
+    static let exactPowersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// The value of a number already checked against the JSON grammar, when it can be computed exactly without
+    /// the general conversion: at most 15 significant digits and a decimal exponent within ±22, so the digits and
+    /// the power of ten are both exact Doubles and one correctly rounded multiplication or division gives the
+    /// correctly rounded result. Nil otherwise (the caller falls back to the standard library's conversion).
+    func fastDouble(_ text: ArraySlice<UInt8>) -> Double? {
+        var index = text.startIndex
+        var negative = false
+        if text[index] == UInt8(ascii: "-") {
+            negative = true
+            index += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        while index < text.endIndex, isDigit(text[index]) {
+            if mantissa != 0 || text[index] != UInt8(ascii: "0") { digits += 1 }
+            mantissa = mantissa &* 10 &+ UInt64(text[index] - UInt8(ascii: "0"))
+            index += 1
+        }
+        if index < text.endIndex, text[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < text.endIndex, isDigit(text[index]) {
+                if mantissa != 0 || text[index] != UInt8(ascii: "0") { digits += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(text[index] - UInt8(ascii: "0"))
+                exponent -= 1
+                index += 1
+            }
+        }
+        guard digits <= 15 else { return nil }
+        if index < text.endIndex {
+            // An exponent part: e[+-]digits.
+            index += 1
+            var exponentNegative = false
+            if text[index] == UInt8(ascii: "-") || text[index] == UInt8(ascii: "+") {
+                exponentNegative = text[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            var written = 0
+            while index < text.endIndex {
+                written = written * 10 + Int(text[index] - UInt8(ascii: "0"))
+                guard written < 1_000 else { return nil }
+                index += 1
+            }
+            exponent += exponentNegative ? -written : written
+        }
+        guard exponent >= -22 && exponent <= 22 else { return nil }
+        var value = Double(mantissa)
+        if exponent < 0 {
+            value /= JSONParser.exactPowersOfTen[-exponent]
+        } else {
+            value *= JSONParser.exactPowersOfTen[exponent]
+        }
+        return negative ? -value : value
     }
 
     func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
@@ -241,6 +304,14 @@ struct JSONParser {
             guard position < bytes.count else { throw error("unterminated string") }
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
+                if output.isEmpty {
+                    // No escape met: the string is the bytes as they stand, validated once.
+                    guard let text = String(validating: bytes[run..<position], as: UTF8.self) else {
+                        throw error("string is not valid UTF-8")
+                    }
+                    position += 1
+                    return text
+                }
                 output.append(contentsOf: bytes[run..<position])
                 position += 1
                 break

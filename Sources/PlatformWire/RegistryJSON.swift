@@ -190,39 +190,41 @@ public enum RegistryJSON {
 /// Typed reads of JSON members that name the field's path when the type is wrong.
 enum JSONFields {
     /// The members of an object.
-    static func object(_ value: JSONValue, path: String) throws(RegistryFieldError) -> [(String, JSONValue)] {
+    static func object(_ value: JSONValue, path: @autoclosure () -> String) throws(RegistryFieldError) -> [(String, JSONValue)] {
         guard case .object(let members) = value else {
-            throw RegistryFieldError(field: path, reason: "must be an object; got \(value.typeName)")
+            throw RegistryFieldError(field: path(), reason: "must be an object; got \(value.typeName)")
         }
         return members
     }
 
+    /// Paths are autoclosures: they are built (interpolated) only for an error, not for every field decoded.
+
     /// Refuses the first member not in `allowed`.
     static func refuseUnknown(
-        _ members: [(String, JSONValue)], allowed: [String], path: String
+        _ members: [(String, JSONValue)], allowed: [String], path: @autoclosure () -> String
     ) throws(RegistryFieldError) {
         for (name, _) in members where !allowed.contains(name) {
-            throw RegistryFieldError(field: join(path, name), reason: "is not a known field")
+            throw RegistryFieldError(field: join(path(), name), reason: "is not a known field")
         }
     }
 
     static func join(_ path: String, _ member: String) -> String { path.isEmpty ? member : path + "." + member }
 
     /// A string, or nil when the member is absent or null.
-    static func string(_ value: JSONValue?, path: String) throws(RegistryFieldError) -> String? {
+    static func string(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError) -> String? {
         switch value {
         case nil, .null?: return nil
         case .string(let text)?: return text
-        case let other?: throw RegistryFieldError(field: path, reason: "must be a string; got \(other.typeName)")
+        case let other?: throw RegistryFieldError(field: path(), reason: "must be a string; got \(other.typeName)")
         }
     }
 
     /// An array, or nil when the member is absent or null.
-    static func array(_ value: JSONValue?, path: String) throws(RegistryFieldError) -> [JSONValue]? {
+    static func array(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError) -> [JSONValue]? {
         switch value {
         case nil, .null?: return nil
         case .array(let elements)?: return elements
-        case let other?: throw RegistryFieldError(field: path, reason: "must be an array; got \(other.typeName)")
+        case let other?: throw RegistryFieldError(field: path(), reason: "must be an array; got \(other.typeName)")
         }
     }
 
@@ -233,28 +235,28 @@ enum JSONFields {
 
     /// An integer written as an integer literal of magnitude below `integerMagnitudeLimit`, or nil when
     /// absent or null.
-    static func integer(_ value: JSONValue?, path: String) throws(RegistryFieldError) -> Int? {
+    static func integer(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError) -> Int? {
         switch value {
         case nil, .null?: return nil
         case .number(let number, true)?:
             guard abs(number) < integerMagnitudeLimit else {
                 throw RegistryFieldError(
-                    field: path, reason: "is out of range; integers must be below 9e15 in magnitude")
+                    field: path(), reason: "is out of range; integers must be below 9e15 in magnitude")
             }
             return Int(number)
         case .number?:
-            throw RegistryFieldError(field: path, reason: "must be an integer; got a fraction or an exponent")
-        case let other?: throw RegistryFieldError(field: path, reason: "must be an integer; got \(other.typeName)")
+            throw RegistryFieldError(field: path(), reason: "must be an integer; got a fraction or an exponent")
+        case let other?: throw RegistryFieldError(field: path(), reason: "must be an integer; got \(other.typeName)")
         }
     }
 
     /// A KServe v2 datatype by its wire name; required.
-    static func datatype(_ value: JSONValue?, path: String) throws(RegistryFieldError) -> TensorDatatype {
-        guard let name = try string(value, path: path) else {
-            throw RegistryFieldError(field: path, reason: "is required")
+    static func datatype(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError) -> TensorDatatype {
+        guard let name = try string(value, path: path()) else {
+            throw RegistryFieldError(field: path(), reason: "is required")
         }
         guard let datatype = TensorDatatype(name: name) else {
-            throw RegistryFieldError(field: path, reason: "unknown datatype \"\(name)\"")
+            throw RegistryFieldError(field: path(), reason: "unknown datatype \"\(name)\"")
         }
         return datatype
     }

@@ -1,6 +1,7 @@
 // The JSON reader is fed by users (scenario files now, API bodies later): strict RFC 8259,
 // errors with positions, limits on depth, and a writer whose output reads back the same.
 
+import PlatformCore
 import Testing
 
 @testable import PlatformWire
@@ -58,5 +59,27 @@ import Testing
         let text = original.serialized()
         #expect(text == #"{"name":"tab\there \"quoted\" \u0001","n":0.125,"list":[42,null,true]}"#)
         #expect(try JSONValue.parse(text) == original)
+    }
+}
+
+@Suite struct JSONNumberFastPathTests {
+    /// The exact fast path must agree bit for bit with the standard library's conversion on every number it takes.
+    @Test func fastPathAgreesWithTheStandardConversion() throws {
+        var random = SeededRandom(seed: 7)
+        for _ in 0..<20_000 {
+            let integer = random.below(UInt64(1) << random.below(54))
+            let fraction = random.below(1_000_000_000)
+            let exponent = Int(random.below(50)) - 25
+            var text = random.below(2) == 0 ? "-" : ""
+            text += String(integer)
+            if random.below(2) == 0 { text += "." + String(fraction) }
+            if random.below(3) == 0 { text += (random.below(2) == 0 ? "e" : "E") + String(exponent) }
+            let parsed = try JSONValue.parse(text)
+            guard case .number(let value, _) = parsed, let expected = Double(text) else {
+                Issue.record("\(text) did not parse as a number")
+                continue
+            }
+            #expect(value.bitPattern == expected.bitPattern, "\(text): \(value) != \(expected)")
+        }
     }
 }

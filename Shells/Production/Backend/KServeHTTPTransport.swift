@@ -117,7 +117,7 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
         carriers[attempt.call.value] = connection
         var extra: [(name: String, value: String)] = []
         if let traceparent = attempt.traceparent { extra.append(("traceparent", traceparent)) }
-        let target = "/v2/models/\(attempt.model)/versions/\(attempt.version)/infer"
+        let target = inferTarget(model: attempt.model, version: attempt.version)
         var bytes = pools[connection.backend].writer.serialized(method: "POST", target: target, body: attempt.body)
         if !extra.isEmpty {
             // Rare: a traced request; the extra header goes after the request line.
@@ -127,6 +127,16 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
             bytes = writer.serialized(method: "POST", target: target, body: attempt.body)
         }
         connection.begin(attempt.call, request: bytes, now: Reactor.now())
+    }
+
+    /// Request targets by model and version, made once each.
+    var targets: [String: [Int: String]] = [:]
+
+    func inferTarget(model: String, version: Int) -> String {
+        if let known = targets[model]?[version] { return known }
+        let target = KServeClient.inferTarget(model: model, version: String(version))
+        targets[model, default: [:]][version] = target
+        return target
     }
 
     /// A connection finished its attempt (either way); it goes back to the pool or away, and the next queued

@@ -19,13 +19,12 @@ public final class ReferenceBackendService: HTTPService {
     }
 
     public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {
-        let path = request.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.target
-        let segments = path.split(separator: "/").map(String.init)
+        let (path, segments) = HTTPPath.split(request.target)
         guard segments.first == "v2" else { return exchange.respond(Self.error(404, "no endpoint \(path)")) }
         let rest = Array(segments.dropFirst())
         switch (request.method, rest.count) {
-        case ("GET", 2) where rest == ["health", "live"] || rest == ["health", "ready"]:
-            return exchange.respond(Self.json(200, .object([(rest[1], .bool(true))])))
+        case ("GET", 2) where rest[0] == "health" && (rest[1] == "live" || rest[1] == "ready"):
+            return exchange.respond(Self.json(200, .object([(String(rest[1]), .bool(true))])))
         default: break
         }
         guard rest.count >= 2, rest[0] == "models", rest[1] == modelName else {
@@ -174,7 +173,7 @@ public final class ReferenceBackendService: HTTPService {
 
     static func json(_ status: Int, _ value: JSONValue) -> HTTPResponse {
         HTTPResponse(
-            status: status, headers: [("Content-Type", "application/json")], body: Array(value.serialized().utf8))
+            status: status, headers: [("Content-Type", "application/json")], body: value.serializedBytes())
     }
 
     static func error(_ status: Int, _ message: String) -> HTTPResponse {

@@ -47,8 +47,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {
         let requestID = requestID(for: request)
-        let path = request.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.target
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let (path, segments) = HTTPPath.split(request.target)
         switch (request.method, segments.first) {
         case ("POST", "v1") where segments.count == 2 && segments[1] == "infer":
             inferSeed(request, exchange: exchange, requestID: requestID)
@@ -60,7 +59,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
                 HTTPResponse(
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body))
         case (_, "v2"):
-            kserve(request, segments: segments.dropFirst().map(String.init), exchange: exchange, requestID: requestID)
+            kserve(request, segments: Array(segments.dropFirst()), exchange: exchange, requestID: requestID)
         default:
             if let mount = mounted.first(where: { path.hasPrefix($0.prefix) }) {
                 return mount.service.serve(request, exchange: exchange)
@@ -85,18 +84,21 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         return "gw\(reactorIndex)-" + String(localIDs, radix: 16)
     }
 
+    /// The credential of `Authorization: Bearer …` (scheme compared without case) or `X-API-Key`, else "".
     static func credential(of request: HTTPRequest) -> String {
         if let authorization = request.header("Authorization") {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]) }
-            return ""
+            let bytes = authorization.utf8
+            guard bytes.count > 7,
+                zip(bytes.prefix(7), "bearer ".utf8).allSatisfy({ $0 | 0x20 == $1 || ($0 == $1) })
+            else { return "" }
+            return String(authorization[bytes.index(bytes.startIndex, offsetBy: 7)...]).trimmingSpaces
         }
         return request.header("X-API-Key") ?? ""
     }
 
     // MARK: - KServe v2
 
-    func kserve(_ request: HTTPRequest, segments: [String], exchange: HTTPExchange, requestID: String) {
+    func kserve(_ request: HTTPRequest, segments: [Substring], exchange: HTTPExchange, requestID: String) {
         let error = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
@@ -124,7 +126,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             return error(.notFound, "no endpoint \(request.method) /v2/\(segments.joined(separator: "/"))")
         }
         // models/{name}[/versions/{v}][/ready|/infer]
-        let name = segments[1]
+        let name = String(segments[1])
         var rest = Array(segments.dropFirst(2))
         var pinned = 0
         if rest.count >= 2 && rest[0] == "versions" {
@@ -278,7 +280,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         }
         submit(
             request, api: .seed, model: modelID, name: seed.model, pinned: seed.version, inputs: decoded,
-            backendBody: Array(seed.body.serialized().utf8), clientID: nil, exchange: exchange, requestID: requestID)
+            backendBody: seed.body.serializedBytes(), clientID: nil, exchange: exchange, requestID: requestID)
     }
 
     /// A v2 path in the rewritten body (`inputs[0].data[3]`) named as the client wrote it (`input.features[3]`).

@@ -11,7 +11,7 @@ enum HTTPAnswers {
         _ status: Int, _ value: JSONValue, requestID: String, extra: [(name: String, value: String)] = [],
         close: Bool = false
     ) -> HTTPResponse {
-        json(status, bytes: Array(value.serialized().utf8), requestID: requestID, extra: extra, close: close)
+        json(status, bytes: value.serializedBytes(), requestID: requestID, extra: extra, close: close)
     }
 
     static func json(

@@ -115,19 +115,21 @@ public enum InferenceValidation {
         var elements = 0
         var bytes = 0
         for (index, tensor) in request.inputs.enumerated() {
-            let path = "inputs[\(index)]"
+            // Paths are built only for a refusal; interpolating them for every accepted tensor costs more than
+            // checking it.
+            func path() -> String { "inputs[\(index)]" }
             if let error = checkName(tensor, at: index, in: request.inputs, spec: spec) { return error }
             let schema = spec.inputs.first { $0.name.utf8.elementsEqual(tensor.name.utf8) }
             if let schema, tensor.datatype != schema.datatype {
                 let reason = "is \(tensor.datatype.name); input \"\(schema.name)\" takes \(schema.datatype.name)"
-                return InferenceRequestError(field: path + ".datatype", reason: reason)
+                return InferenceRequestError(field: path() + ".datatype", reason: reason)
             }
             let count: Int
-            switch checkShape(tensor.shape, schema: schema, path: path, limits: limits) {
+            switch checkShape(tensor.shape, schema: schema, path: path(), limits: limits) {
             case .success(let counted): count = counted
             case .failure(let error): return error
             }
-            if let error = checkData(tensor, count: count, path: path) { return error }
+            if let error = checkData(tensor, count: count, path: path()) { return error }
             elements += count
             if elements > limits.elementsMax {
                 let reason = "hold more than \(limits.elementsMax) elements in all"
@@ -152,15 +154,15 @@ public enum InferenceValidation {
     static func checkName(
         _ tensor: InferenceInputTensor, at index: Int, in inputs: [InferenceInputTensor], spec: ModelVersionSpec
     ) -> InferenceRequestError? {
-        let field = "inputs[\(index)].name"
-        if tensor.name.isEmpty { return InferenceRequestError(field: field, reason: "must not be empty") }
+        func field() -> String { "inputs[\(index)].name" }
+        if tensor.name.isEmpty { return InferenceRequestError(field: field(), reason: "must not be empty") }
         if inputs[..<index].contains(where: { $0.name.utf8.elementsEqual(tensor.name.utf8) }) {
             let reason = "duplicates the name \"\(tensor.name)\" of an earlier input"
-            return InferenceRequestError(field: field, reason: reason)
+            return InferenceRequestError(field: field(), reason: reason)
         }
         if !spec.inputs.isEmpty && !spec.inputs.contains(where: { $0.name.utf8.elementsEqual(tensor.name.utf8) }) {
             let reason = "\(spec.name) version \(spec.version) has no input named \"\(tensor.name)\""
-            return InferenceRequestError(field: field, reason: reason)
+            return InferenceRequestError(field: field(), reason: reason)
         }
         return nil
     }
@@ -168,32 +170,32 @@ public enum InferenceValidation {
     /// The element count `shape` describes, or the first problem with it. The running product is checked
     /// against `elementsMax` at every step, so it never overflows.
     static func checkShape(
-        _ shape: [Int64], schema: TensorSchema?, path: String, limits: Limits
+        _ shape: [Int64], schema: TensorSchema?, path: @autoclosure () -> String, limits: Limits
     ) -> Result<Int, InferenceRequestError> {
         if shape.count > limits.dimensionsMax {
             let reason = "has \(shape.count) dimensions; at most \(limits.dimensionsMax) are allowed"
-            return .failure(InferenceRequestError(field: path + ".shape", reason: reason))
+            return .failure(InferenceRequestError(field: path() + ".shape", reason: reason))
         }
         if let schema, shape.count != schema.shape.count {
             let reason =
                 "has \(shape.count) dimensions; input \"\(schema.name)\" has \(schema.shape.count) "
                 + "(\(describe(schema.shape)))"
-            return .failure(InferenceRequestError(field: path + ".shape", reason: reason))
+            return .failure(InferenceRequestError(field: path() + ".shape", reason: reason))
         }
         var count: Int64 = 1
         for (axis, dimension) in shape.enumerated() {
-            let field = "\(path).shape[\(axis)]"
+            func field() -> String { "\(path()).shape[\(axis)]" }
             if dimension < 1 {
-                return .failure(InferenceRequestError(field: field, reason: "must be at least 1; got \(dimension)"))
+                return .failure(InferenceRequestError(field: field(), reason: "must be at least 1; got \(dimension)"))
             }
             if let schema, schema.shape[axis] != -1, Int64(schema.shape[axis]) != dimension {
                 let reason = "is \(dimension); input \"\(schema.name)\" has \(schema.shape[axis]) there"
-                return .failure(InferenceRequestError(field: field, reason: reason))
+                return .failure(InferenceRequestError(field: field(), reason: reason))
             }
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
             if overflow || product > Int64(limits.elementsMax) {
                 let reason = "describes more than \(limits.elementsMax) elements"
-                return .failure(InferenceRequestError(field: path + ".shape", reason: reason))
+                return .failure(InferenceRequestError(field: path() + ".shape", reason: reason))
             }
             count = product
         }
@@ -201,12 +203,14 @@ public enum InferenceValidation {
     }
 
     /// Nil when the data holds `count` elements of a kind and range `tensor.datatype` takes.
-    static func checkData(_ tensor: InferenceInputTensor, count: Int, path: String) -> InferenceRequestError? {
-        let field = path + ".data"
+    static func checkData(
+        _ tensor: InferenceInputTensor, count: Int, path: @autoclosure () -> String
+    ) -> InferenceRequestError? {
+        func field() -> String { path() + ".data" }
         let data = tensor.data
         if data.count != count {
             let reason = "has \(data.count) elements; shape \(describe(tensor.shape)) needs \(count)"
-            return InferenceRequestError(field: field, reason: reason)
+            return InferenceRequestError(field: field(), reason: reason)
         }
         let datatype = tensor.datatype
         let accepted: Bool
@@ -218,7 +222,7 @@ public enum InferenceValidation {
         }
         if !accepted {
             let reason = "holds \(describe(data.kind)); \(datatype.name) takes \(describe(expectedKindOf: datatype))"
-            return InferenceRequestError(field: field, reason: reason)
+            return InferenceRequestError(field: field(), reason: reason)
         }
         guard data.kind == .integers || data.kind == .numbers, let range = range(of: datatype) else { return nil }
         let inRange =
@@ -228,7 +232,7 @@ public enum InferenceValidation {
             let reason =
                 "holds values from \(describe(data.minimum)) to \(describe(data.maximum)), outside what "
                 + "\(datatype.name) can represent"
-            return InferenceRequestError(field: field, reason: reason)
+            return InferenceRequestError(field: field(), reason: reason)
         }
         return nil
     }
@@ -240,13 +244,13 @@ public enum InferenceValidation {
             return InferenceRequestError(field: "outputs", reason: reason)
         }
         for (index, name) in outputs.enumerated() {
-            let field = "outputs[\(index)].name"
+            func field() -> String { "outputs[\(index)].name" }
             if outputs[..<index].contains(where: { $0.utf8.elementsEqual(name.utf8) }) {
-                return InferenceRequestError(field: field, reason: "asks for \"\(name)\" twice")
+                return InferenceRequestError(field: field(), reason: "asks for \"\(name)\" twice")
             }
             if !spec.outputs.isEmpty && !spec.outputs.contains(where: { $0.name.utf8.elementsEqual(name.utf8) }) {
                 let reason = "\(spec.name) version \(spec.version) has no output named \"\(name)\""
-                return InferenceRequestError(field: field, reason: reason)
+                return InferenceRequestError(field: field(), reason: reason)
             }
         }
         return nil

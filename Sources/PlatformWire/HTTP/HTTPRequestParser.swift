@@ -103,9 +103,7 @@ public struct HTTPRequestParser: Sendable {
         while true {
             switch state {
             case .requestLine:
-                let tooLong = HTTPParseError(
-                    status: 414, message: "request line longer than \(limits.requestLineBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.requestLineBytesMax, tooLong: tooLong) else {
+                guard let line = try takeLine(bytesMax: limits.requestLineBytesMax, kind: .requestLine) else {
                     return nil
                 }
                 // RFC 9112 section 2.2: a server should ignore empty lines received before a request line.
@@ -113,10 +111,7 @@ public struct HTTPRequestParser: Sendable {
                 try parseRequestLine(buffer[line])
                 state = .headers
             case .headers:
-                let tooLarge = HTTPParseError(
-                    status: 431, message: "header block larger than \(limits.headerBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
-                else {
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .headers) else {
                     return nil
                 }
                 head.headerBytes += line.count + 2
@@ -136,8 +131,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 return finishRequest()
             case .chunkSize:
-                let tooLong = HTTPParseError.badRequest("chunk size line longer than \(limits.chunkLineBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, tooLong: tooLong) else {
+                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, kind: .chunkSize) else {
                     return nil
                 }
                 let size = try parseChunkSize(buffer[line])
@@ -163,10 +157,7 @@ public struct HTTPRequestParser: Sendable {
                 scanned = position
                 state = .chunkSize
             case .trailers:
-                let tooLarge = HTTPParseError(
-                    status: 431, message: "trailers larger than \(limits.headerBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
-                else {
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .trailers) else {
                     return nil
                 }
                 head.headerBytes += line.count + 2
@@ -180,7 +171,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
-    /// bytes or more (with its CRLF) throws `tooLong`, checked before the whole line has arrived.
+    /// bytes or more (with its CRLF) throws the kind's error, checked before the whole line has arrived.
     /// Moves up to `remaining` buffered bytes into the body; returns how many are still to come.
     private mutating func takeBody(_ remaining: Int) -> Int {
         let available = min(remaining, buffer.count - position)
@@ -189,21 +180,37 @@ public struct HTTPRequestParser: Sendable {
         return remaining - available
     }
 
-    private mutating func takeLine(bytesMax: Int, tooLong: HTTPParseError) throws(HTTPParseError) -> Range<Int>? {
+    private mutating func takeLine(bytesMax: Int, kind: LineKind) throws(HTTPParseError) -> Range<Int>? {
         var index = max(scanned, position)
         while index < buffer.count && buffer[index] != 0x0A { index += 1 }
         guard index < buffer.count else {
             scanned = index
-            if buffer.count - position > bytesMax { throw tooLong }
+            if buffer.count - position > bytesMax { throw tooLong(kind) }
             return nil
         }
-        guard index - position + 1 <= bytesMax else { throw tooLong }
+        guard index - position + 1 <= bytesMax else { throw tooLong(kind) }
         guard index > position, buffer[index - 1] == 0x0D else { throw .badRequest("line ends in a bare LF") }
         let line = position..<index - 1
         guard !buffer[line].contains(0x0D) else { throw .badRequest("bare CR inside a line") }
         position = index + 1
         scanned = position
         return line
+    }
+
+    /// Which line is being read, for the error a line over its limit gets.
+    private enum LineKind {
+        case requestLine, headers, chunkSize, trailers
+    }
+
+    /// Built only when thrown: the message's interpolation costs more than parsing a line.
+    private func tooLong(_ kind: LineKind) -> HTTPParseError {
+        switch kind {
+        case .requestLine:
+            HTTPParseError(status: 414, message: "request line longer than \(limits.requestLineBytesMax) bytes")
+        case .headers: HTTPParseError(status: 431, message: "header block larger than \(limits.headerBytesMax) bytes")
+        case .chunkSize: .badRequest("chunk size line longer than \(limits.chunkLineBytesMax) bytes")
+        case .trailers: HTTPParseError(status: 431, message: "trailers larger than \(limits.headerBytesMax) bytes")
+        }
     }
 
     private mutating func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) {

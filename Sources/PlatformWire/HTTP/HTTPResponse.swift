@@ -34,8 +34,10 @@ public struct HTTPResponse: Sendable, Equatable {
     /// The status line, headers, Content-Length, optional `Connection: close`, an empty line and the body.
     public func serialized() -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + headers.count * 32 + body.count)
-        bytes.append(contentsOf: "HTTP/1.1 \(status) ".utf8)
+        bytes.reserveCapacity(96 + headers.count * 40 + body.count)
+        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &bytes)
+        bytes.append(0x20)
         appendChecked(reason, to: &bytes, what: "reason phrase")
         bytes.append(contentsOf: [0x0D, 0x0A])
         for (name, value) in headers {
@@ -43,22 +45,41 @@ public struct HTTPResponse: Sendable, Equatable {
                 !httpNamesEqual(name, "Content-Length") && !httpNamesEqual(name, "Connection"),
                 "header \(name) is written by the serializer")
             appendChecked(name, to: &bytes, what: "header name")
-            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(contentsOf: [UInt8(ascii: ":"), 0x20])
             appendChecked(value, to: &bytes, what: "header value")
             bytes.append(contentsOf: [0x0D, 0x0A])
         }
-        bytes.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+        bytes.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(body.count, to: &bytes)
+        bytes.append(contentsOf: [0x0D, 0x0A])
         if closeConnection { bytes.append(contentsOf: "Connection: close\r\n".utf8) }
         bytes.append(contentsOf: [0x0D, 0x0A])
         bytes.append(contentsOf: body)
         return bytes
     }
 
+    /// A non-negative integer in decimal, without going through a String.
+    private func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        precondition(value >= 0, "negative length or status")
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
     /// A CR or LF in a header would let its author forge further headers: that is a programmer error here,
     /// since values from peers must be checked before they reach a response.
     private func appendChecked(_ text: String, to bytes: inout [UInt8], what: String) {
-        precondition(!text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }, "\(what) contains CR, LF or NUL")
+        let start = bytes.count
         bytes.append(contentsOf: text.utf8)
+        for index in start..<bytes.count {
+            let byte = bytes[index]
+            precondition(byte != 0x0D && byte != 0x0A && byte != 0, "\(what) contains CR, LF or NUL")
+        }
     }
 
     public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {
