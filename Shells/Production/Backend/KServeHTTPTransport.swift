@@ -115,17 +115,10 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
 
     func start(_ attempt: BackendAttempt, on connection: BackendConnection) {
         carriers[attempt.call.value] = connection
-        var extra: [(name: String, value: String)] = []
-        if let traceparent = attempt.traceparent { extra.append(("traceparent", traceparent)) }
         let target = inferTarget(model: attempt.model, version: attempt.version)
-        var bytes = pools[connection.backend].writer.serialized(method: "POST", target: target, body: attempt.body)
-        if !extra.isEmpty {
-            // Rare: a traced request; the extra header goes after the request line.
-            let writer = HTTPRequestWriter(
-                host: endpoints[connection.backend].description,
-                headers: [("Content-Type", "application/json")] + extra)
-            bytes = writer.serialized(method: "POST", target: target, body: attempt.body)
-        }
+        let extra: [(name: String, value: String)] = attempt.traceparent.map { [("traceparent", $0)] } ?? []
+        let bytes = pools[connection.backend].writer.serialized(
+            method: "POST", target: target, body: attempt.body, extra: extra)
         connection.begin(attempt.call, request: bytes, now: Reactor.now())
     }
 

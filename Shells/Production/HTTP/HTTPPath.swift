@@ -4,10 +4,21 @@
 enum HTTPPath {
     /// The target's path (before any `?`) and its segments, split at `/` with empty segments dropped.
     static func split(_ target: String) -> (path: Substring, segments: [Substring]) {
-        let end = target.utf8.firstIndex(of: UInt8(ascii: "?")) ?? target.utf8.endIndex
-        let path = target[..<end]
-        let segments = path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
-        return (path, segments)
+        let utf8 = target.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: "?")) ?? utf8.endIndex
+        var segments: [Substring] = []
+        segments.reserveCapacity(8)
+        var segmentStart = utf8.startIndex
+        var index = utf8.startIndex
+        while index != end {
+            if utf8[index] == UInt8(ascii: "/") {
+                if segmentStart != index { segments.append(target[segmentStart..<index]) }
+                segmentStart = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if segmentStart != end { segments.append(target[segmentStart..<end]) }
+        return (target[..<end], segments)
     }
 }
 

@@ -49,9 +49,11 @@ public struct HTTPRequestWriter: Sendable {
         fieldBytes = bytes
     }
 
-    /// Appends one HTTP/1.1 request to `bytes`, which may already hold earlier pipelined requests.
+    /// Appends one HTTP/1.1 request to `bytes`, which may already hold earlier pipelined requests. `extra` fields
+    /// (e.g. a per-request `traceparent`) follow the fixed ones.
     public func append(
-        method: String, target: String, body: [UInt8], keepAlive: Bool = true, to bytes: inout [UInt8]
+        method: String, target: String, body: [UInt8], keepAlive: Bool = true,
+        extra: [(name: String, value: String)] = [], to bytes: inout [UInt8]
     ) {
         precondition(!method.isEmpty && method.utf8.allSatisfy(isTokenByte), "method \(method) is not a token")
         precondition(
@@ -63,14 +65,18 @@ public struct HTTPRequestWriter: Sendable {
         bytes.append(contentsOf: target.utf8)
         bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
         bytes.append(contentsOf: fieldBytes)
+        for (name, value) in extra { appendField(name: name, value: value, to: &bytes) }
         appendFraming(method: method, bodyCount: body.count, version: .http11, keepAlive: keepAlive, to: &bytes)
         bytes.append(contentsOf: body)
     }
 
     /// One HTTP/1.1 request's bytes.
-    public func serialized(method: String, target: String, body: [UInt8] = [], keepAlive: Bool = true) -> [UInt8] {
+    public func serialized(
+        method: String, target: String, body: [UInt8] = [], keepAlive: Bool = true,
+        extra: [(name: String, value: String)] = []
+    ) -> [UInt8] {
         var bytes: [UInt8] = []
-        append(method: method, target: target, body: body, keepAlive: keepAlive, to: &bytes)
+        append(method: method, target: target, body: body, keepAlive: keepAlive, extra: extra, to: &bytes)
         return bytes
     }
 }
