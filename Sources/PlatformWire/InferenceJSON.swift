@@ -122,20 +122,20 @@ struct DataSummary {
         }
         let last = axis == shape.count - 1
         for (index, element) in elements.enumerated() {
-            let elementPath = "\(path)[\(index)]"
+            func elementPath() -> String { "\(path)[\(index)]" }
             if last {
-                try add(element, path: elementPath)
+                try add(element, path: elementPath())
             } else if case .array(let inner) = element {
-                try addNested(inner, shape: shape, axis: axis + 1, path: elementPath)
+                try addNested(inner, shape: shape, axis: axis + 1, path: elementPath())
             } else {
                 let reason = "must be an array: nested data follows the shape's \(shape.count) dimensions"
-                throw RegistryFieldError(field: elementPath, reason: reason)
+                throw RegistryFieldError(field: elementPath(), reason: reason)
             }
         }
     }
 
     /// Adds one scalar element; every element must have the kind of the first (integers widen to numbers).
-    mutating func add(_ element: JSONValue, path: String) throws(RegistryFieldError) {
+    mutating func add(_ element: JSONValue, path: @autoclosure () -> String) throws(RegistryFieldError) {
         let elementKind: TensorData.Kind
         switch element {
         case .bool: elementKind = .booleans
@@ -148,7 +148,7 @@ struct DataSummary {
             stringBytes += text.utf8.count
         case .null, .array, .object:
             throw RegistryFieldError(
-                field: path, reason: "must be a boolean, a number or a string; got \(element.typeName)")
+                field: path(), reason: "must be a boolean, a number or a string; got \(element.typeName)")
         }
         switch (kind, elementKind) {
         case (nil, _): kind = elementKind
@@ -157,7 +157,7 @@ struct DataSummary {
         case (let earlier?, _) where earlier == elementKind: break
         case (let earlier?, _):
             let reason = "is \(Self.describe(elementKind)) but the first element is \(Self.describe(earlier))"
-            throw RegistryFieldError(field: path, reason: reason)
+            throw RegistryFieldError(field: path(), reason: reason)
         }
         count += 1
     }
