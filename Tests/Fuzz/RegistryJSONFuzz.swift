@@ -1,4 +1,5 @@
-// libFuzzer target for the registry and inference bodies: any JSON text must decode or be refused with a
+// libFuzzer target for the registry and inference bodies (and the inference fast path, which must agree with the
+// reference decoder wherever it answers): any JSON text must decode or be refused with a
 // field path, never crash; a create body that decodes must survive the record encoder and read back as the
 // same spec; an inference body that decodes must validate or be refused, and one that passes validation
 // must hold exactly the elements its shapes describe. Built by deploy/local/fuzz.sh with swiftc against a
@@ -26,6 +27,12 @@ let recordOnlyMembers = ["endpoint", "state", "resourceVersion", "createdAtMs", 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    // Wherever the inference fast path answers, the reference path must accept the same body with the same result.
+    if let fast = InferenceJSON.decodeRequestFast(bytes) {
+        guard let value = try? JSONValue.parse(bytes), let reference = try? InferenceJSON.decodeRequest(value),
+            reference == fast
+        else { fatalError("the fast path decoded a body the reference path decodes differently") }
+    }
     guard let value = try? JSONValue.parse(bytes) else { return 0 }
     fuzzRegistryBodies(value)
     fuzzInferenceBody(value)

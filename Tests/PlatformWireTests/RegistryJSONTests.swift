@@ -271,3 +271,48 @@ private func inferenceRefusal(_ text: String) throws -> InferenceRequestError? {
                 == "inputs[0].data: holds values from 1 to 300, outside what UINT8 can represent")
     }
 }
+
+@Suite struct InferenceFastPathTests {
+    /// Bodies of the common shape, with variations the fast path must either decode exactly as the reference
+    /// path does or hand over (nil).
+    @Test func fastPathAgreesWithTheReferencePath() throws {
+        var random = SeededRandom(seed: 11)
+        let datatypes = ["FP32", "INT64", "BYTES", "BOOL", "FP64", "UINT8", "FP99"]
+        var decodedFast = 0
+        for _ in 0..<5_000 {
+            let datatype = datatypes[random.below(datatypes.count)]
+            var elements: [String] = []
+            for _ in 0..<random.below(6) {
+                switch random.below(6) {
+                case 0: elements.append("\"s\(random.below(9))\"")
+                case 1: elements.append(random.below(2) == 0 ? "true" : "false")
+                case 2: elements.append(String(Int(random.below(300)) - 150))
+                case 3: elements.append("\(Double(random.below(10_000)) / 7)")
+                case 4: elements.append("1e\(random.below(40))")
+                default: elements.append(["null", "[1]", "\"a\\n\"", "{}"][random.below(4)])
+                }
+            }
+            var members = [
+                "\"name\": \"x\"", "\"datatype\": \"\(datatype)\"",
+                "\"shape\": [\(random.below(3) == 0 ? "1.5" : "1"), \(elements.count)]",
+                "\"data\": [\(elements.joined(separator: ", "))]",
+            ]
+            if random.below(8) == 0 { members.append("\"parameters\": {}") }
+            if random.below(10) == 0 { members.append("\"name\": \"y\"") }
+            for index in stride(from: members.count - 1, to: 0, by: -1) {
+                members.swapAt(index, random.below(index + 1))
+            }
+            var body = "{\"inputs\": [{\(members.joined(separator: ","))}]"
+            if random.below(3) == 0 { body += ", \"id\": \"r\(random.below(5))\"" }
+            if random.below(4) == 0 { body += ", \"outputs\": [{\"name\": \"scores\"}]" }
+            body += random.below(20) == 0 ? "} x" : " }"
+            let bytes = Array(body.utf8)
+            guard let fast = InferenceJSON.decodeRequestFast(bytes) else { continue }
+            decodedFast += 1
+            let reference = try InferenceJSON.decodeRequest(try JSONValue.parse(bytes))
+            #expect(fast == reference, "\(body)")
+        }
+        // The fast path must actually take the common case, or the comparison proves nothing.
+        #expect(decodedFast > 500, "the fast path decoded only \(decodedFast) bodies")
+    }
+}

@@ -209,17 +209,22 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
         if let refusal = refuseCredential(request) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
-        let body: JSONValue
-        do {
-            body = try JSONValue.parse(request.body)
-        } catch {
-            return refuse(.badRequest, "the body is not valid JSON: \(error)")
-        }
         let decoded: InferenceRequestBody
-        do {
-            decoded = try InferenceJSON.decodeRequest(body)
-        } catch {
-            return refuse(.badRequest, error.description)
+        if let fast = InferenceJSON.decodeRequestFast(request.body) {
+            decoded = fast
+        } else {
+            // Anything but the common shape, and every refusal, goes through the reference decoder.
+            let body: JSONValue
+            do {
+                body = try JSONValue.parse(request.body)
+            } catch {
+                return refuse(.badRequest, "the body is not valid JSON: \(error)")
+            }
+            do {
+                decoded = try InferenceJSON.decodeRequest(body)
+            } catch {
+                return refuse(.badRequest, error.description)
+            }
         }
         guard let (modelID, model) = models.model(named: name) else {
             return refuse(.badRequest, "model \"\(name)\" does not exist")
