@@ -271,9 +271,9 @@ public struct HTTPResponseParser: Sendable {
                 let left = takeBody(remaining)
                 guard left == 0 else {
                     if peerClosed {
+                        let length = head.contentLength ?? 0
                         throw .truncated(
-                            "connection closed \(left) bytes short of a \(head.contentLength ?? 0)-byte Content-Length body"
-                        )
+                            "connection closed \(left) bytes short of a \(length)-byte Content-Length body")
                     }
                     state = .body(remaining: left)
                     return nil
