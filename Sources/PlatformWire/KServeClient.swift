@@ -329,7 +329,8 @@ public enum KServeClient {
     /// The Float whose digits the JSON reader turned into the Double `value`. Narrowing the Double rounds a
     /// second time, which picks the wrong Float only when `value` lies exactly halfway between two Floats (one
     /// finite positive Float in four billion, 7.038531e-26, when written shortest); there the Float whose own
-    /// shortest digits read back as `value` is the one that was written. Checked over every finite Float.
+    /// shortest digits read back as `value` is the one that was written. A Float that narrowed correctly is kept,
+    /// since its own digits read back as `value`.
     static func float(readAs value: Double) -> Float {
         let narrowed = Float(value)
         guard narrowed.isFinite, Double(narrowed) != value else { return narrowed }
