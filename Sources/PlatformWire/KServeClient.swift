@@ -326,6 +326,21 @@ public enum KServeClient {
         }
     }
 
+    /// The Float whose digits the JSON reader turned into the Double `value`. Narrowing the Double rounds a
+    /// second time, which picks the wrong Float only when `value` lies exactly halfway between two Floats (one
+    /// finite positive Float in four billion, 7.038531e-26, when written shortest); there the Float whose own
+    /// shortest digits read back as `value` is the one that was written. A Float that narrowed correctly is kept,
+    /// since its own digits read back as `value`.
+    static func float(readAs value: Double) -> Float {
+        let narrowed = Float(value)
+        guard narrowed.isFinite, Double(narrowed) != value else { return narrowed }
+        let neighbour = Double(narrowed) < value ? narrowed.nextUp : narrowed.nextDown
+        // Two adjacent Floats and their midpoint are exact in Double, so the tie test is exact.
+        guard neighbour.isFinite, (Double(narrowed) + Double(neighbour)) / 2 == value else { return narrowed }
+        if Double(neighbour.description) == value && Double(narrowed.description) != value { return neighbour }
+        return narrowed
+    }
+
     /// The integers `datatype` holds that a JSON number carries exactly (below 9e15 in magnitude).
     static func integerRange(_ datatype: TensorDatatype) -> ClosedRange<Double> {
         let exact = JSONFields.integerMagnitudeLimit - 1
@@ -438,8 +453,7 @@ private struct ElementReader {
             booleans.append(value)
         case .fp16, .fp32:
             guard case .number(let value, _) = element else { throw refusal(element, "a number", path()) }
-            // Narrowing rounds to the nearest Float, which is the Float a shortest-digits text was printed from.
-            let narrowed = Float(value)
+            let narrowed = KServeClient.float(readAs: value)
             guard narrowed.isFinite, datatype == .fp32 || abs(narrowed) <= 65504 else {
                 throw RegistryFieldError(field: path(), reason: "is out of the \(datatype.name) range")
             }

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Builds and runs the libFuzzer targets for the pure codecs: the JSON reader, the compact JWS (JWT) parser, the
-# registry and KServe v2 request decoders (with validation), and the HTTP/1.1 request parser. Each target is
+# registry and KServe v2 request decoders (with validation), the HTTP/1.1 request parser, and the client side: the
+# HTTP/1.1 response parser and the KServe v2 infer response decoder. Each target is
 # compiled by swiftc directly with PlatformWire's sources (SwiftPM's executable linking clashes with libFuzzer's
 # main); PlatformWire decodes into core values, so PlatformCore is built first as a static library with the same
 # instrumentation.
-# Usage: deploy/local/fuzz.sh [seconds per target, default 60] [targets, default "json jwt registry http"]
+# Usage: deploy/local/fuzz.sh [seconds per target, default 60]
+#            [targets, default "json jwt registry http http-response kserve"]
 #   deploy/local/fuzz.sh 60 jwt     # only the JWT parser, for 60 seconds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
 seconds="${1:-60}"
-targets="${2:-json jwt registry http}"
+targets="${2:-json jwt registry http http-response kserve}"
 flags=(-O -sanitize=fuzzer,address -parse-as-library)
 quiet() { grep -v "Cannot export local symbol" || true; }
-mkdir -p .build/fuzz/modules corpus/json corpus/jwt corpus/registry corpus/http
+mkdir -p .build/fuzz/modules corpus/json corpus/jwt corpus/registry corpus/http corpus/http-response corpus/kserve
 
 find Sources/PlatformCore -name '*.swift' -print0 | sort -z | xargs -0 swiftc "${flags[@]}" -module-name PlatformCore \
     -emit-module -emit-module-path .build/fuzz/modules/PlatformCore.swiftmodule \
@@ -62,8 +64,25 @@ for target in $targets; do
         echo "== http: ${seconds}s"
         .build/fuzz/http -max_total_time="$seconds" -max_len=4096 -dict=Tests/Fuzz/http.dict corpus/http 2>&1 | tail -n 5
         ;;
+    http-response)
+        # The first byte picks the split, the second how many requests were sent and which were HEAD, the third
+        # whether the backend closes after the bytes; the rest is what the backend sent.
+        cp Tests/Fuzz/seeds/http-response/* corpus/http-response/
+        build http-response Tests/Fuzz/HTTPResponseFuzz.swift
+        echo "== http-response: ${seconds}s"
+        .build/fuzz/http-response -max_total_time="$seconds" -max_len=4096 -dict=Tests/Fuzz/http-response.dict \
+            corpus/http-response 2>&1 | tail -n 5
+        ;;
+    kserve)
+        # KServe v2 infer response and error bodies, decoded, encoded and decoded again.
+        cp Tests/Fuzz/seeds/kserve/* corpus/kserve/
+        build kserve Tests/Fuzz/KServeFuzz.swift
+        echo "== kserve: ${seconds}s"
+        .build/fuzz/kserve -max_total_time="$seconds" -max_len=4096 -dict=Tests/Fuzz/kserve.dict corpus/kserve 2>&1 |
+            tail -n 5
+        ;;
     *)
-        echo "unknown fuzz target: $target (known: json jwt registry http)" >&2
+        echo "unknown fuzz target: $target (known: json jwt registry http http-response kserve)" >&2
         exit 2
         ;;
     esac

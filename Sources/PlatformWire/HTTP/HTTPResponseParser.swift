@@ -134,8 +134,14 @@ public struct HTTPResponseParser: Sendable {
         var reason = ""
         var headers: [(name: String, value: String)] = []
         var headerBytes = 0
-        var contentLength = 0
         var body: [UInt8] = []
+        // Framing facts gathered as each field arrives, from its bytes, so deciding the framing does not search
+        // the fields by name again. A bad Content-Length is kept, not thrown: it matters only if a body follows.
+        var contentLength: Int?
+        var contentLengthError: HTTPResponseParseError?
+        var transferEncodingFields = 0
+        var connectionClose = false
+        var connectionKeepAlive = false
     }
 
     public let limits: HTTPResponseLimits
@@ -230,23 +236,19 @@ public struct HTTPResponseParser: Sendable {
                     return nil
                 }
                 guard pendingCount > 0 else {
+                    // Only the first byte is quoted: how many more have arrived depends on how reads split them.
                     throw HTTPResponseParseError(
-                        .unsolicited, "bytes \(httpQuoted(buffer[position...], limit: 16)) arrived with no request sent"
-                    )
+                        .unsolicited,
+                        "bytes arrived with no request sent (the first is \(httpQuoted([buffer[position]])))")
                 }
-                let tooLong = HTTPResponseParseError(
-                    .tooLarge, "status line longer than \(limits.statusLineBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.statusLineBytesMax, tooLong: tooLong) else {
+                guard let line = try takeLine(bytesMax: limits.statusLineBytesMax, kind: .status) else {
                     if peerClosed { throw .truncated("connection closed inside a status line") }
                     return nil
                 }
                 try parseStatusLine(line)
                 state = .headers
             case .headers:
-                let tooLarge = HTTPResponseParseError(
-                    .tooLarge, "header block larger than \(limits.headerBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
-                else {
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .header) else {
                     if peerClosed { throw .truncated("connection closed inside a header block") }
                     return nil
                 }
@@ -260,13 +262,18 @@ public struct HTTPResponseParser: Sendable {
                 }
                 // Most responses carry a handful of fields: one allocation up front instead of four regrowths.
                 if head.headers.isEmpty { head.headers.reserveCapacity(8) }
-                head.headers.append(try parseField(line))
+                let (name, value) = try parseField(line)
+                noteFraming(name: name, value: value)
+                // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
+                head.headers.append(
+                    (String(decoding: buffer[name], as: UTF8.self), String(decoding: buffer[value], as: UTF8.self)))
             case .body(let remaining):
                 let left = takeBody(remaining)
                 guard left == 0 else {
                     if peerClosed {
+                        let length = head.contentLength ?? 0
                         throw .truncated(
-                            "connection closed \(left) bytes short of a \(head.contentLength)-byte Content-Length body")
+                            "connection closed \(left) bytes short of a \(length)-byte Content-Length body")
                     }
                     state = .body(remaining: left)
                     return nil
@@ -280,9 +287,7 @@ public struct HTTPResponseParser: Sendable {
                 guard peerClosed else { return nil }
                 return finishResponse(closeDelimited: true)
             case .chunkSize:
-                let tooLong = HTTPResponseParseError.malformed(
-                    "chunk size line longer than \(limits.chunkLineBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, tooLong: tooLong) else {
+                guard let line = try takeLine(bytesMax: limits.chunkLineBytesMax, kind: .chunkSize) else {
                     if peerClosed { throw .truncated("connection closed inside a chunked body") }
                     return nil
                 }
@@ -317,9 +322,7 @@ public struct HTTPResponseParser: Sendable {
                 scanned = position
                 state = .chunkSize
             case .trailers:
-                let tooLarge = HTTPResponseParseError(.tooLarge, "trailers larger than \(limits.headerBytesMax) bytes")
-                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, tooLong: tooLarge)
-                else {
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .trailer) else {
                     if peerClosed { throw .truncated("connection closed inside the trailers of a chunked body") }
                     return nil
                 }
@@ -343,27 +346,46 @@ public struct HTTPResponseParser: Sendable {
         return remaining - available
     }
 
-    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
-    /// bytes or more (with its CRLF) throws `tooLong`, checked before the whole line has arrived.
-    private mutating func takeLine(
-        bytesMax: Int, tooLong: HTTPResponseParseError
-    ) throws(HTTPResponseParseError) -> Range<Int>? {
+    /// Which line `takeLine` reads, so an over-long one is named in the error. The error is built only when
+    /// thrown: formatting its message for every line would cost more than parsing the line.
+    private enum LineKind {
+        case status
+        case header
+        case chunkSize
+        case trailer
+    }
+
+    private func lineTooLong(_ kind: LineKind) -> HTTPResponseParseError {
+        switch kind {
+        case .status: HTTPResponseParseError(.tooLarge, "status line longer than \(limits.statusLineBytesMax) bytes")
+        case .header: HTTPResponseParseError(.tooLarge, "header block larger than \(limits.headerBytesMax) bytes")
+        case .chunkSize: .malformed("chunk size line longer than \(limits.chunkLineBytesMax) bytes")
+        case .trailer: HTTPResponseParseError(.tooLarge, "trailers larger than \(limits.headerBytesMax) bytes")
+        }
+    }
+
+    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line longer than
+    /// `bytesMax` bytes (with its CRLF) is refused before the whole line has arrived.
+    private mutating func takeLine(bytesMax: Int, kind: LineKind) throws(HTTPResponseParseError) -> Range<Int>? {
+        // One pass that stops at the first CR or LF: a well-formed line ends at a CR followed by LF, so a stop
+        // anywhere else is a bare CR or LF, found without a second scan of the line.
         let start = max(scanned, position)
-        let found = buffer.withUnsafeBufferPointer { bytes in
+        let stop = buffer.withUnsafeBufferPointer { bytes in
             var index = start
-            while index < bytes.count && bytes[index] != 0x0A { index += 1 }
+            while index < bytes.count && bytes[index] != 0x0A && bytes[index] != 0x0D { index += 1 }
             return index
         }
-        guard found < buffer.count else {
-            scanned = found
-            if buffer.count - position > bytesMax { throw tooLong }
+        // The limit is checked before the line's syntax, the same way whether or not the rest has arrived.
+        guard stop < buffer.count, buffer[stop] == 0x0A || stop + 1 < buffer.count else {
+            scanned = stop
+            if buffer.count - position > bytesMax { throw lineTooLong(kind) }
             return nil
         }
-        guard found - position + 1 <= bytesMax else { throw tooLong }
-        guard found > position, buffer[found - 1] == 0x0D else { throw .malformed("line ends in a bare LF") }
-        let line = position..<found - 1
-        guard !buffer[line].contains(0x0D) else { throw .malformed("bare CR inside a line") }
-        position = found + 1
+        guard stop - position + 2 <= bytesMax else { throw lineTooLong(kind) }
+        guard buffer[stop] == 0x0D else { throw .malformed("line ends in a bare LF") }
+        guard buffer[stop + 1] == 0x0A else { throw .malformed("bare CR inside a line") }
+        let line = position..<stop
+        position = stop + 2
         scanned = position
         return line
     }
@@ -373,7 +395,9 @@ public struct HTTPResponseParser: Sendable {
         let text = buffer[line]
         let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
         let start = line.lowerBound
-        guard line.count >= 12, buffer[start + 8] == 0x20, buffer[start..<start + 5].elementsEqual("HTTP/".utf8),
+        guard line.count >= 12, buffer[start + 8] == 0x20, buffer[start] == UInt8(ascii: "H"),
+            buffer[start + 1] == UInt8(ascii: "T"), buffer[start + 2] == UInt8(ascii: "T"),
+            buffer[start + 3] == UInt8(ascii: "P"), buffer[start + 4] == UInt8(ascii: "/"),
             isDigit(buffer[start + 5]), buffer[start + 6] == UInt8(ascii: "."), isDigit(buffer[start + 7]),
             isDigit(buffer[start + 9]), isDigit(buffer[start + 10]), isDigit(buffer[start + 11]),
             line.count == 12 || buffer[start + 12] == 0x20
@@ -397,29 +421,56 @@ public struct HTTPResponseParser: Sendable {
         head.reason = String(decoding: reason, as: UTF8.self)
     }
 
-    private func parseField(_ line: Range<Int>) throws(HTTPResponseParseError) -> (name: String, value: String) {
-        let text = buffer[line]
-        // RFC 9112 lets a client unfold obs-fold; refusing it instead keeps framing questions simple.
-        if let first = text.first, first == 0x20 || first == 0x09 {
+    /// The name and value of a field line, checked; the value without surrounding whitespace.
+    private func parseField(_ line: Range<Int>) throws(HTTPResponseParseError) -> (name: Range<Int>, value: Range<Int>)
+    {
+        // One unchecked pass over the line's bytes finds the colon and any fault; messages are built only after.
+        let (colon, valueStart, valueEnd, fault) = buffer.withUnsafeBufferPointer {
+            bytes -> (Int, Int, Int, FieldFault?) in
+            var colon = line.lowerBound
+            while colon < line.upperBound && bytes[colon] != UInt8(ascii: ":") {
+                guard isTokenByte(bytes[colon]) else {
+                    // RFC 9112 lets a client unfold obs-fold; refusing it instead keeps framing questions simple.
+                    let folded = colon == line.lowerBound && (bytes[colon] == 0x20 || bytes[colon] == 0x09)
+                    return (0, 0, 0, folded ? .folded : .nameNotToken)
+                }
+                colon += 1
+            }
+            guard colon < line.upperBound else { return (0, 0, 0, .noColon) }
+            guard colon > line.lowerBound else { return (0, 0, 0, .nameNotToken) }
+            var start = colon + 1
+            var end = line.upperBound
+            while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+            while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+            for index in start..<end where (bytes[index] < 0x20 && bytes[index] != 0x09) || bytes[index] == 0x7F {
+                return (colon, index, end, .controlByte)
+            }
+            return (colon, start, end, nil)
+        }
+        switch fault {
+        case nil:
+            return (line.lowerBound..<colon, valueStart..<valueEnd)
+        case .folded:
             throw .malformed("obsolete line folding (a header line starting with whitespace)")
+        case .noColon:
+            throw .malformed("header line \(httpQuoted(buffer[line])) has no colon")
+        case .nameNotToken:
+            // A line with no colon at all is described as such, whatever its name bytes.
+            guard let colon = buffer[line].firstIndex(of: UInt8(ascii: ":")) else {
+                throw .malformed("header line \(httpQuoted(buffer[line])) has no colon")
+            }
+            throw .malformed("header name \(httpQuoted(buffer[line.lowerBound..<colon])) is not a token")
+        case .controlByte:
+            let name = httpQuoted(buffer[line.lowerBound..<colon])
+            throw .malformed("header \(name) has control byte \(httpQuoted([buffer[valueStart]])) in its value")
         }
-        guard let colon = text.firstIndex(of: UInt8(ascii: ":")) else {
-            throw .malformed("header line \(httpQuoted(text)) has no colon")
-        }
-        let name = text[text.startIndex..<colon]
-        guard !name.isEmpty, name.allSatisfy(isTokenByte) else {
-            throw .malformed("header name \(httpQuoted(name)) is not a token")
-        }
-        var valueStart = colon + 1
-        var valueEnd = line.upperBound
-        while valueStart < valueEnd, buffer[valueStart] == 0x20 || buffer[valueStart] == 0x09 { valueStart += 1 }
-        while valueEnd > valueStart, buffer[valueEnd - 1] == 0x20 || buffer[valueEnd - 1] == 0x09 { valueEnd -= 1 }
-        let value = buffer[valueStart..<valueEnd]
-        if let bad = value.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
-            throw .malformed("header \(httpQuoted(name)) has control byte \(httpQuoted([bad])) in its value")
-        }
-        // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
-        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+    }
+
+    private enum FieldFault {
+        case folded
+        case noColon
+        case nameNotToken
+        case controlByte
     }
 
     /// Decides how the body is framed once the empty line has arrived (RFC 9112 section 6.3); returns the
@@ -439,23 +490,18 @@ public struct HTTPResponseParser: Sendable {
             // Content-Length here describes what a GET would have returned, not bytes that follow.
             return finishResponse(closeDelimited: false)
         }
-        var transferEncodings = 0
-        var contentLengths = 0
-        for field in head.headers {
-            if httpNamesEqual(field.name, "Transfer-Encoding") { transferEncodings += 1 }
-            if httpNamesEqual(field.name, "Content-Length") { contentLengths += 1 }
-        }
-        if transferEncodings > 0 {
-            guard contentLengths == 0 else { throw .malformed("both Content-Length and Transfer-Encoding") }
+        if head.transferEncodingFields > 0 {
+            guard head.contentLength == nil && head.contentLengthError == nil else {
+                throw .malformed("both Content-Length and Transfer-Encoding")
+            }
             guard head.version == .http11 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 response") }
             try checkChunkedOnly()
             state = .chunkSize
             return nil
         }
-        if contentLengths > 0 {
-            let length = try parseContentLength()
+        if let error = head.contentLengthError { throw error }
+        if let length = head.contentLength {
             guard length > 0 else { return finishResponse(closeDelimited: false) }
-            head.contentLength = length
             state = .body(remaining: length)
             return nil
         }
@@ -478,34 +524,67 @@ public struct HTTPResponseParser: Sendable {
         guard chunkedCount == 1 else { throw .malformed("Transfer-Encoding does not name chunked exactly once") }
     }
 
-    /// The body length from every Content-Length field: each comma-separated element decimal and all equal.
-    private func parseContentLength() throws(HTTPResponseParseError) -> Int {
+    /// Records what a field says about framing, reading its bytes without building strings.
+    private mutating func noteFraming(name: Range<Int>, value: Range<Int>) {
+        let name = buffer[name]
+        let value = buffer[value]
+        if asciiLowercaseEquals(name, "content-length") {
+            guard head.contentLengthError == nil else { return }
+            do throws(HTTPResponseParseError) {
+                let length = try parseContentLength(value)
+                if let earlier = head.contentLength, earlier != length {
+                    throw .malformed("differing Content-Length values")
+                }
+                head.contentLength = length
+            } catch {
+                head.contentLengthError = error
+            }
+        } else if asciiLowercaseEquals(name, "transfer-encoding") {
+            head.transferEncodingFields += 1
+        } else if asciiLowercaseEquals(name, "connection") {
+            head.connectionClose = head.connectionClose || listHasToken(value, "close")
+            head.connectionKeepAlive = head.connectionKeepAlive || listHasToken(value, "keep-alive")
+        }
+    }
+
+    /// One Content-Length field's length: each comma-separated element decimal, all equal, within the limit.
+    private func parseContentLength(_ value: ArraySlice<UInt8>) throws(HTTPResponseParseError) -> Int {
         var length: Int? = nil
-        for field in head.headers where httpNamesEqual(field.name, "Content-Length") {
-            for element in field.value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                var digits = element
-                while let byte = digits.first, byte == 0x20 || byte == 0x09 { digits = digits.dropFirst() }
-                while let byte = digits.last, byte == 0x20 || byte == 0x09 { digits = digits.dropLast() }
-                guard !digits.isEmpty, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
-                else {
-                    throw .malformed("Content-Length \(httpQuoted(Array(field.value.utf8))) is not a decimal number")
+        var current = 0
+        var digits = 0
+        var spaceAfterDigits = false
+        let notDecimal = { () -> HTTPResponseParseError in
+            .malformed("Content-Length \(httpQuoted(value)) is not a decimal number")
+        }
+        // One pass over the bytes: elements separated by commas, each optional whitespace, digits, whitespace.
+        for byte in value {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                guard !spaceAfterDigits else { throw notDecimal() }
+                // Bounded per digit, so no number of digits can overflow.
+                current = current * 10 + Int(byte - UInt8(ascii: "0"))
+                digits += 1
+                guard current <= limits.bodyBytesMax else {
+                    throw HTTPResponseParseError(
+                        .tooLarge,
+                        "Content-Length \(httpQuoted(value)) exceeds \(limits.bodyBytesMax) bytes")
                 }
-                // Accumulated with a bound check per digit, so no number of digits can overflow.
-                var value = 0
-                for digit in digits {
-                    value = value * 10 + Int(digit - UInt8(ascii: "0"))
-                    guard value <= limits.bodyBytesMax else {
-                        throw HTTPResponseParseError(
-                            .tooLarge,
-                            "Content-Length \(httpQuoted(Array(field.value.utf8))) exceeds \(limits.bodyBytesMax) bytes"
-                        )
-                    }
-                }
-                if let length, length != value { throw .malformed("differing Content-Length values") }
-                length = value
+            case 0x20, 0x09:
+                spaceAfterDigits = digits > 0
+            case UInt8(ascii: ","):
+                guard digits > 0 else { throw notDecimal() }
+                if let length, length != current { throw .malformed("differing Content-Length values") }
+                length = current
+                current = 0
+                digits = 0
+                spaceAfterDigits = false
+            default:
+                throw notDecimal()
             }
         }
-        return length ?? 0
+        guard digits > 0 else { throw notDecimal() }
+        if let length, length != current { throw .malformed("differing Content-Length values") }
+        return current
     }
 
     private func parseChunkSize(_ line: Range<Int>) throws(HTTPResponseParseError) -> Int {
@@ -533,16 +612,10 @@ public struct HTTPResponseParser: Sendable {
     }
 
     private mutating func finishResponse(closeDelimited: Bool) -> HTTPClientResponse {
-        var close = false
-        var keepAliveAsked = false
-        for field in head.headers where httpNamesEqual(field.name, "Connection") {
-            close = close || fieldHasToken(field.value, "close")
-            keepAliveAsked = keepAliveAsked || fieldHasToken(field.value, "keep-alive")
-        }
         let keepAlive: Bool
         switch head.version {
-        case .http11: keepAlive = !close && !closeDelimited
-        case .http10: keepAlive = keepAliveAsked && !close && !closeDelimited
+        case .http11: keepAlive = !head.connectionClose && !closeDelimited
+        case .http10: keepAlive = head.connectionKeepAlive && !head.connectionClose && !closeDelimited
         }
         let response = HTTPClientResponse(
             version: head.version, status: head.status, reason: head.reason, headers: head.headers, body: head.body,
@@ -579,27 +652,31 @@ public struct HTTPResponseParser: Sendable {
     }
 }
 
-/// Whether the comma-separated field `value` has an element equal to `token` ignoring ASCII case, without
-/// allocating (RFC 9110 section 5.6.1 list syntax).
-func fieldHasToken(_ value: String, _ token: String) -> Bool {
-    var found = false
-    var elementStart = value.utf8.startIndex
-    let utf8 = value.utf8
-    var index = utf8.startIndex
+/// Whether `bytes` equals `lowercase` ignoring ASCII case; `lowercase` must be lower case already.
+private func asciiLowercaseEquals(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+    var index = 0
+    for byte in bytes {
+        guard asciiLower(byte) == lowercase.utf8Start[index] else { return false }
+        index += 1
+    }
+    return true
+}
+
+/// Whether the comma-separated list `bytes` has an element equal to `token` (lower case) ignoring ASCII case
+/// (RFC 9110 section 5.6.1 list syntax, whitespace around elements allowed).
+private func listHasToken(_ bytes: ArraySlice<UInt8>, _ token: StaticString) -> Bool {
+    var elementStart = bytes.startIndex
+    var index = bytes.startIndex
     while true {
-        if index == utf8.endIndex || utf8[index] == UInt8(ascii: ",") {
-            var element = utf8[elementStart..<index]
+        if index == bytes.endIndex || bytes[index] == UInt8(ascii: ",") {
+            var element = bytes[elementStart..<index]
             while let byte = element.first, byte == 0x20 || byte == 0x09 { element = element.dropFirst() }
             while let byte = element.last, byte == 0x20 || byte == 0x09 { element = element.dropLast() }
-            if element.count == token.utf8.count
-                && zip(element, token.utf8).allSatisfy({ asciiLower($0) == asciiLower($1) })
-            {
-                found = true
-            }
-            if index == utf8.endIndex { break }
-            elementStart = utf8.index(after: index)
+            if asciiLowercaseEquals(element, token) { return true }
+            if index == bytes.endIndex { return false }
+            elementStart = index + 1
         }
-        index = utf8.index(after: index)
+        index += 1
     }
-    return found
 }
