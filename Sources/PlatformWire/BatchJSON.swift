@@ -120,11 +120,12 @@ public enum BatchJSON {
         return value == 0 ? 1 : value
     }
 
-    /// The object key of the inputs with this body hash: named by content, so they can be written before the
-    /// job row exists (the row then points at them through its `bodyHash`).
-    public static func inputKey(bodyHash: UInt64) -> String {
+    /// The object key of a tenant's inputs with this body hash: named by content, so they can be written
+    /// before the job row exists (the row then points at them through its tenant and `bodyHash`). The
+    /// tenant is part of the name so that no tenant can overwrite another's inputs with a colliding body.
+    public static func inputKey(tenant: Int, bodyHash: UInt64) -> String {
         let digits = String(bodyHash, radix: 16)
-        return "inputs/" + String(repeating: "0", count: 16 - digits.count) + digits + ".json"
+        return "inputs/\(tenant)/" + String(repeating: "0", count: 16 - digits.count) + digits + ".json"
     }
 
     /// A job's result document: one entry per item, in item order.

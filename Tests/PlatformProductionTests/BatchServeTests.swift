@@ -107,7 +107,10 @@ let fiveItems = #"""
         let cases: [(String, String)] = [
             (#"{"items": [{"features": [1, 2, 3, 4]}]}"#, "model"),
             (#"{"model": "sample-classifier", "items": []}"#, "items"),
-            (#"{"model": "sample-classifier", "items": [{"features": [1, 2, 3, 4]}, {"features": [1, 2]}]}"#, "items[1]"),
+            (
+                #"{"model": "sample-classifier", "items": [{"features": [1, 2, 3, 4]}, {"features": [1, 2]}]}"#,
+                "items[1]"
+            ),
             (#"{"model": "sample-classifier", "items": [{"features": "x"}]}"#, "items[0].features"),
             (#"{"model": "nope", "items": [{"features": [1, 2, 3, 4]}]}"#, "model"),
             (#"{"model": "sample-classifier", "version": 9, "items": [{"features": [1, 2, 3, 4]}]}"#, "version"),

@@ -67,11 +67,13 @@ import Testing
         let document = BatchJSON.inputDocument(model: "m", version: 1, items: items)
         #expect(try BatchJSON.decodeInputDocument(document) == items)
         // The same submit written with other spacing gives the same bytes, hence the same hash and key.
-        let again = BatchJSON.inputDocument(model: "m", version: 1, items: [try parse(#"{ "features":[5.1,3.5,1.4,0.2] }"#)])
+        let again = BatchJSON.inputDocument(
+            model: "m", version: 1, items: [try parse(#"{ "features":[5.1,3.5,1.4,0.2] }"#)])
         #expect(BatchJSON.hash(document) == BatchJSON.hash(again))
-        #expect(BatchJSON.hash(document) != BatchJSON.hash(BatchJSON.inputDocument(model: "m", version: 2, items: items)))
+        #expect(
+            BatchJSON.hash(document) != BatchJSON.hash(BatchJSON.inputDocument(model: "m", version: 2, items: items)))
         #expect(BatchJSON.hash([]) == 0xcbf2_9ce4_8422_2325)
-        #expect(BatchJSON.inputKey(bodyHash: 0xAB) == "inputs/00000000000000ab.json")
+        #expect(BatchJSON.inputKey(tenant: 3, bodyHash: 0xAB) == "inputs/3/00000000000000ab.json")
         #expect(throws: InferenceRequestError.self) { _ = try BatchJSON.decodeInputDocument(Array("{".utf8)) }
     }
 
@@ -82,10 +84,11 @@ import Testing
         ].enumerated().map { try BatchJSON.itemRequest(try parse($1), index: $0, datatype: fp32) }
         let chunk = try BatchJSON.chunkRequest(bodies)
         #expect(chunk.rows == [1, 2, 1])
-        let tensor = try #require({ () -> JSONValue? in
-            if case .array(let inputs)? = chunk.body["inputs"] { return inputs.first }
-            return nil
-        }())
+        let tensor = try #require(
+            { () -> JSONValue? in
+                if case .array(let inputs)? = chunk.body["inputs"] { return inputs.first }
+                return nil
+            }())
         #expect(tensor["shape"] == .array([.number(4, isInteger: true), .number(2, isInteger: true)]))
         #expect(tensor["data"] == (try parse("[[1, 2], [3, 4], [5, 6], [7, 8]]")))
         let answer = try parse(

@@ -163,7 +163,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
             return feed(.storeReplied(id, reply))
         }
         let host = OnReactor(self)
-        let key = BatchJSON.inputKey(bodyHash: record.spec.bodyHash)
+        let key = BatchJSON.inputKey(tenant: record.spec.tenant, bodyHash: record.spec.bodyHash)
         runtime.get(key, replyTo: reactor) { outcome in
             host.value.inputsLoaded(record, outcome)
             host.value.feed(.storeReplied(id, reply))
@@ -182,6 +182,10 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
     func inputsLoaded(_ record: JobRecord, _ outcome: Result<[UInt8], ObjectStoreError>) {
         var job = RunningJob(spec: record.spec, createdAt: record.createdAt)
         switch outcome {
+        case .success(let bytes) where BatchJSON.hash(bytes) != record.spec.bodyHash:
+            // Another body with the same hash overwrote the object: running it would answer the wrong items.
+            log.error(
+                caller: "batch", "job \(record.id.value): its stored inputs are not the ones it was submitted with")
         case .success(let bytes):
             do {
                 let items = try BatchJSON.decodeInputDocument(bytes)

@@ -75,10 +75,14 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
             return fail(.notFound, "no endpoint \(request.method) \(path)")
         }
         let credential = GatewayService.credential(of: request)
-        if case .refused(let kind) = authenticator.authorize(credential, scope: .batch, now: BatchClock.now()) {
-            return fail(kind, HTTPAnswers.message(for: kind))
+        let tenant: Int
+        switch authenticator.authorize(credential, scope: .batch, now: BatchClock.now()) {
+        case .allowed(let index): tenant = index
+        case .refused(let kind): return fail(kind, HTTPAnswers.message(for: kind))
         }
-        guard purpose != .submit else { return submit(request, credential: credential, exchange, requestID) }
+        guard purpose != .submit else {
+            return submit(request, credential: credential, tenant: tenant, exchange, requestID)
+        }
         // Job ids are positive decimal integers; anything else names no job.
         guard let number = UInt64(segments[2]), number >= 1 else {
             return fail(.notFound, "job \"\(segments[2])\" does not exist")
@@ -99,7 +103,9 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
 
     // MARK: - Submit
 
-    func submit(_ request: HTTPRequest, credential: String, _ exchange: HTTPExchange, _ requestID: String) {
+    func submit(
+        _ request: HTTPRequest, credential: String, tenant: Int, _ exchange: HTTPExchange, _ requestID: String
+    ) {
         let refuse = { (field: String?, message: String) in
             exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
         }
@@ -146,7 +152,7 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
         let exchange = OnReactor(exchange)
         // The inputs go to disk first, named by their hash: the job row written next points at them, so no
         // acknowledged job can lack its inputs, and a retried submit rewrites the same object harmlessly.
-        runtime.put(document, at: BatchJSON.inputKey(bodyHash: bodyHash), replyTo: reactor) { outcome in
+        runtime.put(document, at: BatchJSON.inputKey(tenant: tenant, bodyHash: bodyHash), replyTo: reactor) { outcome in
             switch outcome {
             case .success:
                 let entry = Waiting(exchange: exchange.value, requestID: requestID, purpose: .submit)
@@ -174,7 +180,8 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
                         field: BatchJSON.itemField(problem.field, index: index), reason: problem.reason)
                 }
             } catch {
-                let field = error.field.hasPrefix("items[") ? error.field : BatchJSON.itemField(error.field, index: index)
+                let field =
+                    error.field.hasPrefix("items[") ? error.field : BatchJSON.itemField(error.field, index: index)
                 return InferenceRequestError(field: field, reason: error.reason)
             }
         }
