@@ -85,6 +85,22 @@ public enum BatchJSON {
         return prefix
     }
 
+    /// A refusal of an item's v2 form (`inputs[0].shape[1]`: "is 2; ...") told in the client's terms: the
+    /// input by name under the item (`items[3].features`), the rest of the path leading the reason.
+    public static func itemProblem(
+        _ problem: InferenceRequestError, index: Int, inputNames: [String]
+    ) -> InferenceRequestError {
+        let field = problem.field
+        guard field.hasPrefix("inputs["), let close = field.firstIndex(of: "]"),
+            let position = Int(field[field.index(field.startIndex, offsetBy: 7)..<close]),
+            position >= 0, position < inputNames.count
+        else { return InferenceRequestError(field: itemField(field, index: index), reason: problem.reason) }
+        var rest = field[field.index(after: close)...]
+        if rest.hasPrefix(".") { rest = rest.dropFirst() }
+        let reason = rest.isEmpty ? problem.reason : "\(rest) \(problem.reason)"
+        return InferenceRequestError(field: "items[\(index)].\(inputNames[position])", reason: reason)
+    }
+
     // MARK: - Stored documents
 
     /// The stored inputs of a job: `{"model", "version", "items"}` in a fixed member order, so the same

@@ -109,7 +109,7 @@ let fiveItems = #"""
             (#"{"model": "sample-classifier", "items": []}"#, "items"),
             (
                 #"{"model": "sample-classifier", "items": [{"features": [1, 2, 3, 4]}, {"features": [1, 2]}]}"#,
-                "items[1]"
+                "items[1].features"
             ),
             (#"{"model": "sample-classifier", "items": [{"features": "x"}]}"#, "items[0].features"),
             (#"{"model": "nope", "items": [{"features": [1, 2, 3, 4]}]}"#, "model"),

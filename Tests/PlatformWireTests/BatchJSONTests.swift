@@ -59,6 +59,11 @@ import Testing
             #expect(error.field == "items[0]")
         }
         #expect(BatchJSON.itemField("inputs[0].shape[1]", index: 2) == "items[2]")
+        let shape = InferenceRequestError(field: "inputs[0].shape[1]", reason: "is 2; input has 4 there")
+        let named = BatchJSON.itemProblem(shape, index: 2, inputNames: ["features"])
+        #expect(named == InferenceRequestError(field: "items[2].features", reason: "shape[1] is 2; input has 4 there"))
+        let whole = InferenceRequestError(field: "inputs", reason: "lacks input \"features\"")
+        #expect(BatchJSON.itemProblem(whole, index: 1, inputNames: []).field == "items[1]")
         #expect(BatchJSON.itemField("input.features[3]", index: 2) == "items[2].features[3]")
     }
 

@@ -176,8 +176,7 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
                 let body = try BatchJSON.itemRequest(item, index: index, datatype: datatype)
                 let decoded = try InferenceJSON.decodeRequest(body)
                 if let problem = InferenceValidation.validate(decoded, against: spec) {
-                    return InferenceRequestError(
-                        field: BatchJSON.itemField(problem.field, index: index), reason: problem.reason)
+                    return BatchJSON.itemProblem(problem, index: index, inputNames: decoded.inputs.map(\.name))
                 }
             } catch {
                 let field =
