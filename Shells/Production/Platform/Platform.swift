@@ -16,6 +16,7 @@ public final class Platform: @unchecked Sendable {
     var gatewayServers: [HTTPServer] = []
     var backendServers: [HTTPServer] = []
     var hosts: [NodeHost] = []
+    var batchWiring: BatchWiring?
     let running = Atomic<Int>(0)
     public private(set) var models = ServedModels(models: [], backendCount: 0)
     public private(set) var gatewayPort = 0
@@ -104,6 +105,7 @@ public final class Platform: @unchecked Sendable {
         models = Self.servedModels(backendCount: endpoints.count)
         let limits = Self.rateLimits(settings)
         let store = InProcessLimiterStore(limits: limits, keyNames: keys.map(\.name))
+        batchWiring = openBatch(keys: keys)
 
         for index in 0..<settings.threads {
             let reactor = try Reactor(index: index)
@@ -127,6 +129,7 @@ public final class Platform: @unchecked Sendable {
             hosts.append(host)
             let telemetry = ReactorTelemetry(hub: hub, backendNames: endpoints.map(\.description))
             let service = GatewayService(host: host, keys: keys, telemetry: telemetry)
+            mountBatch(on: service, reactor: reactor, telemetry: telemetry, endpoints: endpoints)
             let server = try HTTPServer(
                 reactor: reactor, host: settings.host, port: gatewayPort == 0 ? settings.gatewayPort : gatewayPort,
                 settings: settings.http, service: service)
@@ -198,7 +201,9 @@ public final class Platform: @unchecked Sendable {
             if tally.inFlight.load(ordering: .relaxed) == 0 { break }
             usleep(50_000)
         }
+        drainBatch()
         for reactor in reactors { reactor.stop() }
         while running.load(ordering: .acquiring) > 0 { usleep(1_000) }
+        closeBatch()
     }
 }
