@@ -26,6 +26,8 @@ func startEmbedded(_ configure: (inout ServeSettings) -> Void = { _ in }) throws
     settings.rateLimitPerMinute = 100_000
     settings.rateLimitBurst = 10_000
     settings.requestTimeout = .seconds(5)
+    // Each platform its own data directory: tests run in parallel, and the embedded stores lock theirs.
+    settings.dataDirectory = freshDataDirectory()
     configure(&settings)
     let platform = Platform(settings: settings, log: JSONLogger(minimumLevel: .error, sink: FileDescriptorLogSink(fileDescriptor: 2)))
     try platform.start()
