@@ -40,7 +40,8 @@ import Testing
         for connection in 0..<6 {
             let client = try TestHTTPClient(port: platform.gatewayPort)
             for index in 0..<50 {
-                let credential = ["alpha-secret-1", "beta-secret-22", "demo-token", "wrong-secret"][(connection + index) % 4]
+                let credential = ["alpha-secret-1", "beta-secret-22", "demo-token", "wrong-secret"][
+                    (connection + index) % 4]
                 let headers = [("Authorization", "Bearer \(credential)")]
                 switch index % 5 {
                 case 0: client.request("POST", "/v2/models/sample-classifier/infer", headers: headers, body: kserve)

@@ -28,10 +28,18 @@ import Testing
             budget: .milliseconds(990))
         return [
             .gateway(.request(request)),
-            .gateway(.request(InferenceRequest(id: RequestID(1), credential: "refused", model: ModelID(5), inputElements: -1))),
-            .gateway(.request(InferenceRequest(id: RequestID(0), credential: "literal secret?", model: ModelID(0), inputElements: 1))),
-            .gateway(.request(InferenceRequest(id: RequestID(.max), credential: "key-012", model: ModelID(0), inputElements: 1))),
-            .gateway(.routerReplied(RouteReply(id: RequestID(2 << 48 | 7), outcome: .ok(backend: BackendID(1), version: 1)))),
+            .gateway(
+                .request(
+                    InferenceRequest(id: RequestID(1), credential: "refused", model: ModelID(5), inputElements: -1))),
+            .gateway(
+                .request(
+                    InferenceRequest(
+                        id: RequestID(0), credential: "literal secret?", model: ModelID(0), inputElements: 1))),
+            .gateway(
+                .request(
+                    InferenceRequest(id: RequestID(.max), credential: "key-012", model: ModelID(0), inputElements: 1))),
+            .gateway(
+                .routerReplied(RouteReply(id: RequestID(2 << 48 | 7), outcome: .ok(backend: BackendID(1), version: 1)))),
             .gateway(.routerReplied(RouteReply(id: RequestID(9), outcome: .failed(.timeout, retryAfter: .zero)))),
             .gateway(.timerFired(TimerID(1 << 62 | 12))),
             .gateway(.timerFired(TimerID(11))),
@@ -151,7 +159,9 @@ import Testing
         let tooLong = headerBytes + [TraceTag.gatewayTimer] + Array(repeating: 0xFF, count: 11)
         var overlong = TraceDecoder(bytes: tooLong)
         _ = try overlong.header()
-        #expect(throws: TraceError(offset: headerBytes.count + 1, "integer longer than 64 bits")) { try overlong.next() }
+        #expect(throws: TraceError(offset: headerBytes.count + 1, "integer longer than 64 bits")) {
+            try overlong.next()
+        }
 
         var afterEnd = TraceEncoder()
         afterEnd.appendEnd(inputs: 0, digest: 0)

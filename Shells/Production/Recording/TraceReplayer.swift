@@ -126,7 +126,8 @@ public enum TraceReplayer {
                 case .end(let inputs, let digest):
                     guard inputs == UInt64(report.inputs) else {
                         throw TraceError(
-                            offset: decoder.offset, "end record counts \(inputs) inputs, the trace holds \(report.inputs)")
+                            offset: decoder.offset,
+                            "end record counts \(inputs) inputs, the trace holds \(report.inputs)")
                     }
                     report.recordedDigest = digest
                     if digest != machines.digest.value, report.verdict == .identical { report.verdict = .divergedAtEnd }

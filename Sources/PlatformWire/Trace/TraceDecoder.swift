@@ -182,7 +182,9 @@ public struct TraceDecoder: Sendable {
         case 0: return try string()
         case 1: return TraceCredential.refused
         case let slot:
-            guard slot - 2 < 1_000_000_000 else { throw TraceError(offset: start, "key pseudonym \(slot) out of range") }
+            guard slot - 2 < 1_000_000_000 else {
+                throw TraceError(offset: start, "key pseudonym \(slot) out of range")
+            }
             return TraceCredential.pseudonym(Int(slot - 2))
         }
     }
