@@ -175,12 +175,12 @@ final class TraceWriter: @unchecked Sendable {
             }
             condition.lock()
             if failure == nil { failure = firstError }
-            for job in batch where spares.count < Self.sparesMax {
-                var buffer = job.bytes
+            // Popped rather than iterated, so each buffer is uniquely referenced and emptied without a copy.
+            while var buffer = batch.popLast()?.bytes {
+                guard spares.count < Self.sparesMax else { continue }
                 buffer.removeAll(keepingCapacity: true)
                 spares.append(buffer)
             }
-            batch.removeAll(keepingCapacity: true)
             condition.broadcast()
             condition.unlock()
         }
