@@ -1,5 +1,5 @@
 // The `aiplatform` command: one binary for every role: `serve` (the production shell on real
-// sockets), `sim` (seeded chaos scenarios in the deterministic simulator) and `bench`.
+// sockets), `sim` (seeded chaos scenarios in the deterministic simulator), `replay` (a recorded run) and `bench`.
 
 import Foundation
 
@@ -14,6 +14,9 @@ let usage = """
                         [--check-determinism] [--jobs N]
           Run a chaos scenario in the deterministic simulator, one line per seed, then a summary.
           Exit status: 0 no invariant broke, 1 an invariant broke, 2 bad input.
+      replay DIR        Feed the inputs `serve --record DIR` recorded to fresh machines and check that the
+                        same actions come out (hashes per reactor, or the first input that diverges).
+                        Exit status: 0 identical, 1 diverged, 2 bad input.
       bench [SCENARIO.json] [--seeds N]
           Simulator speed: N seeds (default 3) of the scenario (default steady-state) against the
           bare event queue as a peer measured in the same run.
@@ -35,6 +38,8 @@ case "serve":
     exit(ServeCommand.main(arguments))
 case "sim":
     exit(SimCommand.main(arguments))
+case "replay":
+    exit(ReplayCommand.main(arguments))
 case "bench":
     exit(BenchCommand.main(arguments))
 case "help", "--help", "-h":

@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Builds and runs the libFuzzer targets for the pure codecs: the JSON reader, the compact JWS (JWT) parser, the
-# registry and KServe v2 request decoders (with validation), the HTTP/1.1 request parser, and the client side: the
-# HTTP/1.1 response parser and the KServe v2 infer response decoder. Each target is
+# registry and KServe v2 request decoders (with validation), the HTTP/1.1 request parser, the client side (the
+# HTTP/1.1 response parser and the KServe v2 infer response decoder) and the recorded-trace decoder. Each target is
 # compiled by swiftc directly with PlatformWire's sources (SwiftPM's executable linking clashes with libFuzzer's
 # main); PlatformWire decodes into core values, so PlatformCore is built first as a static library with the same
 # instrumentation.
 # Usage: deploy/local/fuzz.sh [seconds per target, default 60]
-#            [targets, default "json jwt registry http http-response kserve"]
+#            [targets, default "json jwt registry http http-response kserve trace"]
 #   deploy/local/fuzz.sh 60 jwt     # only the JWT parser, for 60 seconds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="/opt/swift/usr/bin:$PATH"
 seconds="${1:-60}"
-targets="${2:-json jwt registry http http-response kserve}"
+targets="${2:-json jwt registry http http-response kserve trace}"
 flags=(-O -sanitize=fuzzer,address -parse-as-library)
 quiet() { grep -v "Cannot export local symbol" || true; }
-mkdir -p .build/fuzz/modules corpus/json corpus/jwt corpus/registry corpus/http corpus/http-response corpus/kserve
+mkdir -p .build/fuzz/modules corpus/json corpus/jwt corpus/registry corpus/http corpus/http-response corpus/kserve \
+    corpus/trace
 
 find Sources/PlatformCore -name '*.swift' -print0 | sort -z | xargs -0 swiftc "${flags[@]}" -module-name PlatformCore \
     -emit-module -emit-module-path .build/fuzz/modules/PlatformCore.swiftmodule \
@@ -81,8 +82,15 @@ for target in $targets; do
         .build/fuzz/kserve -max_total_time="$seconds" -max_len=4096 -dict=Tests/Fuzz/kserve.dict corpus/kserve 2>&1 |
             tail -n 5
         ;;
+    trace)
+        # Seeds: small traces with one of every record kind, written by the codec's own tests' inputs.
+        cp Tests/Fuzz/seeds/trace/* corpus/trace/
+        build trace Tests/Fuzz/TraceFuzz.swift
+        echo "== trace: ${seconds}s"
+        .build/fuzz/trace -max_total_time="$seconds" -max_len=4096 corpus/trace 2>&1 | tail -n 5
+        ;;
     *)
-        echo "unknown fuzz target: $target (known: json jwt registry http http-response kserve)" >&2
+        echo "unknown fuzz target: $target (known: json jwt registry http http-response kserve trace)" >&2
         exit 2
         ;;
     esac

@@ -143,14 +143,17 @@ public final class NodeHost: BackendTransportDelegate {
         case .gateway(let input):
             recorder?.record(.gateway(input), now: now)
             gateway.handle(input, now: now, into: &gatewayActions)
+            recorder?.acted(gatewayActions)
             performGateway(now: now)
         case .router(let input):
             recorder?.record(.router(input), now: now)
             router.handle(input, now: now, into: &routerActions)
+            recorder?.acted(routerActions)
             performRouter(now: now)
         case .orchestrator(let input):
             recorder?.record(.orchestrator(input), now: now)
             orchestrator.handle(input, now: now, into: &orchestratorActions)
+            recorder?.acted(orchestratorActions)
             performOrchestrator(now: now)
         }
     }

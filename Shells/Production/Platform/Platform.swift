@@ -17,6 +17,8 @@ public final class Platform: @unchecked Sendable {
     var backendServers: [HTTPServer] = []
     var hosts: [NodeHost] = []
     var batchWiring: BatchWiring?
+    /// The trace writer while `--record` is on.
+    var recording: TraceWriter?
     let running = Atomic<Int>(0)
     public private(set) var models = ServedModels(models: [], backendCount: 0)
     public private(set) var gatewayPort = 0
@@ -136,6 +138,7 @@ public final class Platform: @unchecked Sendable {
             gatewayPort = server.port
             gatewayServers.append(server)
         }
+        try startRecording(keys: keys)
         for reactor in reactors {
             running.add(1, ordering: .relaxed)
             let thread = Thread { [self] in
@@ -205,5 +208,6 @@ public final class Platform: @unchecked Sendable {
         for reactor in reactors { reactor.stop() }
         while running.load(ordering: .acquiring) > 0 { usleep(1_000) }
         closeBatch()
+        stopRecording()
     }
 }

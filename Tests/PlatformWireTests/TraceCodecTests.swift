@@ -1,0 +1,173 @@
+// The trace codec: every input kind survives encoding and decoding with its `now` and digest, ids and timers with
+// flag bits delta-encode both ways, and damaged bytes give a TraceError with an offset instead of a trap.
+
+import PlatformCore
+import Testing
+
+@testable import PlatformWire
+
+@Suite struct TraceCodecTests {
+    static let header = TraceHeader(
+        reactorIndex: 2, reactorCount: 4, rateLimitPerMinute: 6_000, rateLimitBurst: 50,
+        requestTimeout: .milliseconds(1_500), backendCount: 3,
+        keys: [
+            Gateway.APIKey(credential: "key-0", name: "alpha"),
+            Gateway.APIKey(credential: "key-1", name: "beta", mayInfer: false),
+        ])
+
+    /// One of every input kind, with ids that go up, down and carry timer flag bits.
+    static let inputs: [TraceInput] = {
+        let request = InferenceRequest(
+            id: RequestID(2 << 48 | 7), credential: "key-1", model: ModelID(0), version: 1, stickyKey: .max,
+            inputElements: 4, timeout: .milliseconds(250))
+        let route = RouteRequest(
+            id: RequestID(2 << 48 | 7), model: ModelID(0), version: 0, stickyKey: 9, inputElements: 4,
+            budget: .milliseconds(995))
+        let execute = ExecuteRequest(
+            id: RequestID(2 << 48 | 3), model: ModelID(0), version: 1, preferredBackend: BackendID(2), inputElements: 8,
+            budget: .milliseconds(990))
+        return [
+            .gateway(.request(request)),
+            .gateway(
+                .request(
+                    InferenceRequest(id: RequestID(1), credential: "refused", model: ModelID(5), inputElements: -1))),
+            .gateway(
+                .request(
+                    InferenceRequest(
+                        id: RequestID(0), credential: "literal secret?", model: ModelID(0), inputElements: 1))),
+            .gateway(
+                .request(
+                    InferenceRequest(id: RequestID(.max), credential: "key-012", model: ModelID(0), inputElements: 1))),
+            .gateway(
+                .routerReplied(RouteReply(id: RequestID(2 << 48 | 7), outcome: .ok(backend: BackendID(1), version: 1)))),
+            .gateway(.routerReplied(RouteReply(id: RequestID(9), outcome: .failed(.timeout, retryAfter: .zero)))),
+            .gateway(.timerFired(TimerID(1 << 62 | 12))),
+            .gateway(.timerFired(TimerID(11))),
+            .gateway(.timerFired(TimerID(.max))),
+            .gateway(.limiterAnswered(LimitAnswer(id: RequestID(8), decision: .granted))),
+            .gateway(.limiterAnswered(LimitAnswer(id: RequestID(8), decision: .denied(retryAfter: .seconds(3))))),
+            .gateway(.limiterAnswered(LimitAnswer(id: RequestID(8), decision: .unavailable))),
+            .unreproducible(.apiKeysChanged(count: 3)),
+            .unreproducible(.bearerKeysChanged),
+            .router(.route(route, fromGateway: 2)),
+            .router(
+                .orchestratorReplied(
+                    ExecuteReply(
+                        id: RequestID(4), outcome: .failed(.unavailable, retryAfter: .seconds(1)),
+                        preferredBackendFailed: true, attempts: 3))),
+            .router(.timerFired(TimerID(1 << 62))),
+            .router(.timerFired(TimerID(2 << 48 | 7))),
+            .router(.canaryOverride(.start(stable: 1, canary: 2))),
+            .router(.canaryOverride(.observed(version: 2, success: false, latency: .microseconds(1_234)))),
+            .router(.canaryOverride(.timerFired)),
+            .router(.canaryOverride(.pause)),
+            .router(.canaryOverride(.resume)),
+            .router(.canaryOverride(.promote)),
+            .router(.canaryOverride(.abort)),
+            .orchestrator(.execute(execute)),
+            .orchestrator(.backendReplied(BackendReply(call: CallID(3 << 8 | 1), failure: nil))),
+            .orchestrator(.backendReplied(BackendReply(call: CallID(2 << 8 | 2), failure: .connectionFailed))),
+            .orchestrator(.backendReplied(BackendReply(call: CallID(.max), failure: .notFound))),
+            .orchestrator(.timerFired(TimerID(3 << 9 | 1 << 1 | 1))),
+        ]
+    }()
+
+    /// The encoded trace of `inputs`, with `now` going forwards and once backwards, and its end record.
+    static func encoded() -> [UInt8] {
+        var encoder = TraceEncoder()
+        var now = Instant(nanoseconds: 5_000_000_000)
+        for (position, input) in inputs.enumerated() {
+            now = now + (position == 7 ? .nanoseconds(-40) : .microseconds(Int64(position * 37)))
+            encoder.append(input, now: now)
+            encoder.appendDigest(UInt64(position) * 0x1_0001)
+        }
+        encoder.appendEnd(inputs: UInt64(inputs.count), digest: 0xDEAD_BEEF_0123_4567)
+        return TraceEncoder.header(header) + encoder.bytes
+    }
+
+    @Test func everyInputKindRoundTrips() throws {
+        var decoder = TraceDecoder(bytes: Self.encoded())
+        #expect(try decoder.header() == Self.header)
+        var now = Instant(nanoseconds: 5_000_000_000)
+        for (position, input) in Self.inputs.enumerated() {
+            now = now + (position == 7 ? .nanoseconds(-40) : .microseconds(Int64(position * 37)))
+            guard case .input(let decoded, let decodedNow, let digest)? = try decoder.next() else {
+                Issue.record("record \(position) missing")
+                return
+            }
+            // The derived descriptions spell out every associated value, so equal text means equal inputs.
+            #expect("\(decoded)" == "\(input)", "record \(position)")
+            #expect(decoded.name == input.name)
+            #expect(decodedNow == now)
+            #expect(digest == UInt16(truncatingIfNeeded: UInt64(position) * 0x1_0001))
+        }
+        guard case .end(let count, let digest)? = try decoder.next() else {
+            Issue.record("no end record")
+            return
+        }
+        #expect(count == UInt64(Self.inputs.count))
+        #expect(digest == 0xDEAD_BEEF_0123_4567)
+        #expect(try decoder.next() == nil)
+    }
+
+    @Test func keyChangesAreMarkersOnly() throws {
+        var encoder = TraceEncoder()
+        encoder.append(.gateway(.apiKeysChanged([])), now: .zero)
+        encoder.appendDigest(0)
+        var decoder = TraceDecoder(bytes: TraceEncoder.header(Self.header) + encoder.bytes)
+        _ = try decoder.header()
+        guard case .input(.unreproducible(.apiKeysChanged(let count)), _, _)? = try decoder.next() else {
+            Issue.record("expected an apiKeysChanged marker")
+            return
+        }
+        #expect(count == 0)
+    }
+
+    @Test func pseudonymsAreRecognisedOnlyInCanonicalForm() {
+        #expect(TraceCredential.index(of: "key-0") == 0)
+        #expect(TraceCredential.index(of: "key-41") == 41)
+        #expect(TraceCredential.index(of: "key-01") == nil)
+        #expect(TraceCredential.index(of: "key-") == nil)
+        #expect(TraceCredential.index(of: "key-4x") == nil)
+        #expect(TraceCredential.index(of: "refused") == nil)
+        #expect(TraceCredential.index(of: "key-1234567890") == nil)
+    }
+
+    @Test func everyTruncationIsATypedErrorWithinTheFile() {
+        let bytes = Self.encoded()
+        for length in 0..<bytes.count {
+            var decoder = TraceDecoder(bytes: Array(bytes[0..<length]))
+            do {
+                _ = try decoder.header()
+                while try decoder.next() != nil {}
+                // Cut exactly between records: a clean end of bytes, which replay reports as "no end record".
+            } catch {
+                #expect(error.offset >= 0 && error.offset <= length, "\(error)")
+            }
+        }
+    }
+
+    @Test func damagedBytesAreTypedErrors() throws {
+        let headerBytes = TraceEncoder.header(Self.header)
+        var decoder = TraceDecoder(bytes: headerBytes + [0x77, 0])
+        _ = try decoder.header()
+        #expect(throws: TraceError(offset: headerBytes.count, "unknown record tag 119")) { try decoder.next() }
+
+        var notATrace = TraceDecoder(bytes: Array("GET / HTTP/1.1".utf8))
+        #expect(throws: TraceError.self) { try notATrace.header() }
+
+        let tooLong = headerBytes + [TraceTag.gatewayTimer] + Array(repeating: 0xFF, count: 11)
+        var overlong = TraceDecoder(bytes: tooLong)
+        _ = try overlong.header()
+        #expect(throws: TraceError(offset: headerBytes.count + 1, "integer longer than 64 bits")) {
+            try overlong.next()
+        }
+
+        var afterEnd = TraceEncoder()
+        afterEnd.appendEnd(inputs: 0, digest: 0)
+        var trailing = TraceDecoder(bytes: headerBytes + afterEnd.bytes + [1])
+        _ = try trailing.header()
+        _ = try trailing.next()
+        #expect(throws: TraceError.self) { try trailing.next() }
+    }
+}
