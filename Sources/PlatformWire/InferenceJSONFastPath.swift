@@ -47,14 +47,20 @@ struct FastScanner {
     mutating func string() -> String? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = position
+        var ascii = true
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: bytes[start..<position], as: UTF8.self)
+                // ASCII (the rule for names and datatypes) is valid UTF-8 as it stands; anything else is checked.
+                let text =
+                    ascii
+                    ? String(decoding: bytes[start..<position], as: UTF8.self)
+                    : String(validating: bytes[start..<position], as: UTF8.self)
                 position += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            if byte >= 0x80 { ascii = false }
             position += 1
         }
         return nil

@@ -72,7 +72,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
                         requestID: requestID))
             } else {
                 exchange.respond(
-                    HTTPAnswers.seedError(.notFound, message: "no endpoint \(request.method) \(path)", requestID: requestID))
+                    HTTPAnswers.seedError(
+                        .notFound, message: "no endpoint \(request.method) \(path)", requestID: requestID))
             }
         }
     }
@@ -166,9 +167,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     /// Authentication comes before validation (docs/api.md): a request without a valid credential learns nothing
     /// about what its body got wrong. The gateway machine checks again; this copy only orders the answers.
-    func refuseCredential(_ request: HTTPRequest) -> ErrorKind? {
-        if case .refused(let kind) = authenticator.authorize(Self.credential(of: request), scope: .infer, now: Reactor.now())
-        {
+    func refuseCredential(_ credential: String) -> ErrorKind? {
+        if case .refused(let kind) = authenticator.authorize(credential, scope: .infer, now: Reactor.now()) {
             return kind
         }
         return nil
@@ -204,11 +204,13 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     // MARK: - Inference
 
-    func inferKServe(_ request: HTTPRequest, model name: String, pinned: Int, exchange: HTTPExchange, requestID: String) {
+    func inferKServe(_ request: HTTPRequest, model name: String, pinned: Int, exchange: HTTPExchange, requestID: String)
+    {
         let refuse = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
-        if let refusal = refuseCredential(request) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
+        let credential = Self.credential(of: request)
+        if let refusal = refuseCredential(credential) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
         let decoded: InferenceRequestBody
         if let fast = InferenceJSON.decodeRequestFast(request.body) {
             decoded = fast
@@ -230,14 +232,17 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             return refuse(.badRequest, "model \"\(name)\" does not exist")
         }
         guard let version = models.version(of: model, pinned: pinned) else {
-            return refuse(.badRequest, pinned == 0 ? "model \"\(name)\" has no version taking traffic"
-                : "version \(pinned) of model \"\(name)\" does not exist")
+            return refuse(
+                .badRequest,
+                pinned == 0
+                    ? "model \"\(name)\" has no version taking traffic"
+                    : "version \(pinned) of model \"\(name)\" does not exist")
         }
         if let problem = InferenceValidation.validate(decoded, against: version.spec) {
             return refuse(.badRequest, problem.description)
         }
         submit(
-            request, api: .kserve, model: modelID, name: name, pinned: pinned, inputs: decoded,
+            request, credential: credential, api: .kserve, model: modelID, name: name, pinned: pinned, inputs: decoded,
             backendBody: request.body, clientID: decoded.id, exchange: exchange, requestID: requestID)
     }
 
@@ -245,7 +250,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let refuse = { (field: String?, message: String) in
             exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
         }
-        if let refusal = refuseCredential(request) {
+        let credential = Self.credential(of: request)
+        if let refusal = refuseCredential(credential) {
             return exchange.respond(
                 HTTPAnswers.seedError(refusal, message: HTTPAnswers.message(for: refusal), requestID: requestID))
         }
@@ -284,7 +290,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             return refuse(Self.seedField(problem.field), problem.reason)
         }
         submit(
-            request, api: .seed, model: modelID, name: seed.model, pinned: seed.version, inputs: decoded,
+            request, credential: credential, api: .seed, model: modelID, name: seed.model, pinned: seed.version,
+            inputs: decoded,
             backendBody: seed.body.serializedBytes(), clientID: nil, exchange: exchange, requestID: requestID)
     }
 
@@ -294,7 +301,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     }
 
     func submit(
-        _ request: HTTPRequest, api: PendingInference.API, model: ModelID, name: String, pinned: Int,
+        _ request: HTTPRequest, credential: String, api: PendingInference.API, model: ModelID, name: String,
+        pinned: Int,
         inputs: InferenceRequestBody, backendBody: [UInt8], clientID: String?, exchange: HTTPExchange,
         requestID: String
     ) {
@@ -313,7 +321,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let elements = inputs.inputs.reduce(0) { $0 + $1.data.count }
         let sticky = request.header("X-Sticky-Key").map(Self.stickyHash) ?? 0
         let inference = InferenceRequest(
-            id: RequestID(0), credential: Self.credential(of: request), model: model, version: pinned,
+            id: RequestID(0), credential: credential, model: model, version: pinned,
             stickyKey: sticky, inputElements: elements, timeout: timeout)
         var context = PendingInference(
             exchange: exchange, api: api, model: name, backendBody: backendBody, clientID: clientID,
