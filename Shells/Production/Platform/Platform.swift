@@ -16,6 +16,7 @@ public final class Platform: @unchecked Sendable {
     var gatewayServers: [HTTPServer] = []
     var backendServers: [HTTPServer] = []
     var hosts: [NodeHost] = []
+    let metadata = MetadataParts()
     let running = Atomic<Int>(0)
     public private(set) var models = ServedModels(models: [], backendCount: 0)
     public private(set) var gatewayPort = 0
@@ -57,6 +58,7 @@ public final class Platform: @unchecked Sendable {
         gateway.gatewayCount = settings.threads
         gateway.keys = keys
         gateway.rateLimits = limits
+        gateway.credentials = storedKeyCredentials()
         var shared = SharedLimitSettings(policy: .failOpen)
         shared.timeout = .milliseconds(20)
         gateway.rateLimitMode = .shared(shared)
@@ -104,6 +106,7 @@ public final class Platform: @unchecked Sendable {
         models = Self.servedModels(backendCount: endpoints.count)
         let limits = Self.rateLimits(settings)
         let store = InProcessLimiterStore(limits: limits, keyNames: keys.map(\.name))
+        let metadataStores = try openMetadataStores()
 
         for index in 0..<settings.threads {
             let reactor = try Reactor(index: index)
@@ -132,6 +135,7 @@ public final class Platform: @unchecked Sendable {
                 settings: settings.http, service: service)
             gatewayPort = server.port
             gatewayServers.append(server)
+            try serveMetadata(metadataStores, reactor: reactor, host: host, gateway: service, keys: keys)
         }
         for reactor in reactors {
             running.add(1, ordering: .relaxed)
@@ -180,6 +184,7 @@ public final class Platform: @unchecked Sendable {
 
     /// Stops accepting, waits up to `drain` for requests in flight, then stops every reactor and waits for them.
     public func stop(drain: Duration = .seconds(5)) {
+        closeMetadataListeners()
         for (server, reactor) in zip(gatewayServers, reactors) {
             nonisolated(unsafe) let server = server
             reactor.post { server.closeListener() }
@@ -200,5 +205,6 @@ public final class Platform: @unchecked Sendable {
         }
         for reactor in reactors { reactor.stop() }
         while running.load(ordering: .acquiring) > 0 { usleep(1_000) }
+        metadata.stores?.shutdown()
     }
 }
