@@ -246,6 +246,73 @@ func freshDataDirectory() -> String {
         #expect(again.errorField == "keyID", "\(again.text)")
     }
 
+    @Test func tenantsSeeOnlyTheirOwnRecordsAndKeys() throws {
+        let platform = try startEmbedded {
+            $0.staticKeys = [Gateway.APIKey(credential: "acme-secret", name: "acme")]
+        }
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.metadataPort)
+        #expect(try client.call("POST", "/v1/models", credential: "acme-secret", body: classifierVersion).status == 201)
+        let other = try client.call("GET", "/v1/models/sample-classifier/versions/2")
+        #expect(other.status == 404, "\(other.text)")
+        let taken = try client.call(
+            "POST", "/v1/models",
+            body: classifierVersion.replacingOccurrences(of: "\"version\": 2", with: "\"version\": 9"))
+        #expect(taken.status == 409, "\(taken.text)")
+        #expect(taken.errorMessage == "the model name \"sample-classifier\" is in use")
+        let listing = try client.call("GET", "/v1/models")
+        #expect(listing.text == #"{"items":[],"next":null}"#)
+
+        let key = try client.call(
+            "POST", "/v1/admin/keys", credential: "acme-secret", body: #"{"name": "a", "scopes": ["admin"]}"#)
+        #expect(key.string("tenant") == "acme")
+        let keyID = try #require(key.string("keyID"))
+        #expect(try client.call("POST", "/v1/admin/keys/\(keyID)/revoke").status == 404)
+        #expect(try client.call("GET", "/v1/admin/keys").text == #"{"items":[]}"#)
+    }
+
+    @Test func unknownPathsAndMethodsAreRefused() throws {
+        let platform = try startEmbedded()
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.metadataPort)
+        #expect(try client.call("GET", "/health", credential: nil).status == 200)
+        #expect(try client.call("GET", "/v1/nothing").status == 404)
+        #expect(try client.call("PUT", "/v1/models").status == 405)
+        #expect(try client.call("GET", "/v1/admin/keys/abcdefgh1234/revoke").status == 405)
+        let version = try client.call("GET", "/v1/models/m/versions/zero")
+        #expect(version.status == 400)
+        #expect(version.errorField == "version")
+        let ifMatch = try client.call(
+            "DELETE", "/v1/models/m/versions/1", headers: [("If-Match", "soon")])
+        #expect(ifMatch.errorField == "If-Match", "\(ifMatch.text)")
+        #expect(try client.call("GET", "/v1/models/m/canary").status == 501)
+    }
+
+    @Test func aVersionMayBeRegisteredIntoStaging() throws {
+        let platform = try startEmbedded()
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.metadataPort)
+        let body = #"{"name": "m", "version": 1, "framework": "onnx", "endpoint": "e", "state": "staging"}"#
+        let staged = try client.call("POST", "/v1/models", body: body)
+        #expect(staged.status == 201, "\(staged.text)")
+        #expect(staged.string("state") == "staging")
+        #expect(staged.integer("resourceVersion") == 2)
+        let serving = try client.call(
+            "POST", "/v1/models", body: body.replacingOccurrences(of: "staging", with: "serving"))
+        #expect(serving.errorField == "state", "\(serving.text)")
+        // A PATCH that moves the version and changes a member: the move first, then the member.
+        let patched = try client.call(
+            "PATCH", "/v1/models/m/versions/1", headers: [("If-Match", "2")],
+            body: #"{"state": "serving", "labels": {"stage": "live"}}"#)
+        #expect(patched.status == 200, "\(patched.text)")
+        #expect(patched.string("state") == "serving")
+        #expect(patched.integer("resourceVersion") == 4)
+        let refused = try client.call(
+            "PATCH", "/v1/models/m/versions/1", body: #"{"state": "staging", "framework": "other"}"#)
+        #expect(refused.status == 409, "\(refused.text)")
+        #expect(try client.call("GET", "/v1/models/m/versions/1").string("framework") == "onnx")
+    }
+
     @Test func recordsAndKeysSurviveARestart() throws {
         let directory = freshDataDirectory()
         var credential = ""
