@@ -39,15 +39,21 @@ final class ReactorConfined<Value>: @unchecked Sendable {
 
 /// A key-store request, turned into an `APIKeyCommand` on the store thread, where fresh material is drawn.
 enum KeyRequest: Sendable {
+    /// A new key for `tenant`; its id, secret and salt are drawn on the store thread.
     case create(tenant: Int, name: String, scopes: Scopes, requestsPerMinute: Int64?)
+    /// The tenant's keys, in key-id order.
     case list(tenant: Int)
+    /// Stop a key of `tenant` now.
     case revoke(keyID: String, tenant: Int)
+    /// Replace a key of `tenant` by a freshly drawn one; the old one works for `grace` more.
     case rotate(keyID: String, tenant: Int, grace: Duration)
 }
 
 /// What came of a store call: the store's reply, or why there is none (the client gets 503).
 enum StoreAnswer<Reply: Sendable>: Sendable {
+    /// The store applied the command (or refused it by its rules) and answered.
     case replied(Reply)
+    /// The store could not answer: SQLite failed, or the thread is full or shutting down. Said in a sentence.
     case failed(String)
 }
 
