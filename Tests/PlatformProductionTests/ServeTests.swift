@@ -1,6 +1,7 @@
 // The production shell end to end on loopback: `Platform` in embedded mode (reference backend, demo key) on
 // ephemeral ports, driven over real sockets.
 
+import Foundation
 import Glibc
 import PlatformCore
 import PlatformWire
@@ -21,6 +22,9 @@ func startEmbedded(_ configure: (inout ServeSettings) -> Void = { _ in }) throws
     settings.host = "127.0.0.1"
     settings.gatewayPort = 0
     settings.referencePort = 0
+    settings.metadataPort = 0
+    // A fresh folder per platform, so stored registry records and keys never leak between tests.
+    settings.dataDirectory = NSTemporaryDirectory() + "aiplatform-serve-" + UUID().uuidString
     settings.threads = 2
     settings.modelRepository = repositoryRoot + "/deploy/models"
     settings.rateLimitPerMinute = 100_000

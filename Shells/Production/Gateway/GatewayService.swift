@@ -43,6 +43,9 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         host.delegate = self
     }
 
+    /// Stored API keys changed: this copy takes them as the gateway machine's does, so the two agree.
+    public func apiKeysChanged(_ entries: [APIKeyEntry]) { authenticator.apiKeysChanged(entries) }
+
     // MARK: - Routing
 
     public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {

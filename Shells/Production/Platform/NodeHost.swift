@@ -121,6 +121,9 @@ public final class NodeHost: BackendTransportDelegate {
         deliver(.gateway(.request(request)))
     }
 
+    /// Stored API keys changed (created, revoked, rotated): the gateway machine's replica takes them.
+    public func apiKeysChanged(_ entries: [APIKeyEntry]) { deliver(.gateway(.apiKeysChanged(entries))) }
+
     /// A fresh request id (for answers the shell gives before the gateway sees a request).
     public func nextRequestID() -> RequestID { gateway.nextRequestID() }
 

@@ -19,6 +19,7 @@ public final class Platform: @unchecked Sendable {
     var batchWiring: BatchWiring?
     /// The trace writer while `--record` is on.
     var recording: TraceWriter?
+    let metadata = MetadataParts()
     let running = Atomic<Int>(0)
     public private(set) var models = ServedModels(models: [], backendCount: 0)
     public private(set) var gatewayPort = 0
@@ -60,6 +61,7 @@ public final class Platform: @unchecked Sendable {
         gateway.gatewayCount = settings.threads
         gateway.keys = keys
         gateway.rateLimits = limits
+        gateway.credentials = storedKeyCredentials()
         var shared = SharedLimitSettings(policy: .failOpen)
         shared.timeout = .milliseconds(20)
         gateway.rateLimitMode = .shared(shared)
@@ -108,6 +110,7 @@ public final class Platform: @unchecked Sendable {
         let limits = Self.rateLimits(settings)
         let store = InProcessLimiterStore(limits: limits, keyNames: keys.map(\.name))
         batchWiring = openBatch(keys: keys)
+        let metadataStores = try openMetadataStores()
 
         for index in 0..<settings.threads {
             let reactor = try Reactor(index: index)
@@ -137,6 +140,7 @@ public final class Platform: @unchecked Sendable {
                 settings: settings.http, service: service)
             gatewayPort = server.port
             gatewayServers.append(server)
+            try serveMetadata(metadataStores, reactor: reactor, host: host, gateway: service, keys: keys)
         }
         try startRecording(keys: keys)
         for reactor in reactors {
@@ -186,6 +190,7 @@ public final class Platform: @unchecked Sendable {
 
     /// Stops accepting, waits up to `drain` for requests in flight, then stops every reactor and waits for them.
     public func stop(drain: Duration = .seconds(5)) {
+        closeMetadataListeners()
         for (server, reactor) in zip(gatewayServers, reactors) {
             nonisolated(unsafe) let server = server
             reactor.post { server.closeListener() }
@@ -209,5 +214,6 @@ public final class Platform: @unchecked Sendable {
         while running.load(ordering: .acquiring) > 0 { usleep(1_000) }
         closeBatch()
         stopRecording()
+        metadata.stores?.shutdown()
     }
 }

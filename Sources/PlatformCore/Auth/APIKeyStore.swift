@@ -92,6 +92,21 @@ public struct APIKeyView: Sendable, Hashable {
     public var rotatedTo: String?
     /// Its own rate limit in requests per minute, or nil for the default.
     public var requestsPerMinute: Int64?
+
+    public init(
+        keyID: String, tenant: Int, name: String, scopes: Scopes, createdAt: Instant, expiresAt: Instant? = nil,
+        revokedAt: Instant? = nil, rotatedTo: String? = nil, requestsPerMinute: Int64? = nil
+    ) {
+        self.keyID = keyID
+        self.tenant = tenant
+        self.name = name
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.rotatedTo = rotatedTo
+        self.requestsPerMinute = requestsPerMinute
+    }
 }
 
 /// A command on the key store, on behalf of one tenant (the caller's, checked by the node: admin scope).
@@ -134,6 +149,12 @@ public struct APIKeyEntry: Sendable, Hashable {
     public var view: APIKeyView
     public var salt: [UInt8]
     public var digest: [UInt8]
+
+    public init(view: APIKeyView, salt: [UInt8], digest: [UInt8]) {
+        self.view = view
+        self.salt = salt
+        self.digest = digest
+    }
 }
 
 /// The outcome of checking a credential.
