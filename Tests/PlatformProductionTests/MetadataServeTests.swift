@@ -56,11 +56,6 @@ let classifierVersion = #"""
      "labels": {"team": "vision"}}
     """#
 
-/// A data directory of its own for one test.
-func freshDataDirectory() -> String {
-    NSTemporaryDirectory() + "aiplatform-metadata-" + UUID().uuidString
-}
-
 @Suite(.serialized) struct MetadataServeTests {
     @Test func aVersionIsRegisteredReadListedUpdatedMovedAndDeleted() throws {
         let platform = try startEmbedded()

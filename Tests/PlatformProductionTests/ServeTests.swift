@@ -23,14 +23,13 @@ func startEmbedded(_ configure: (inout ServeSettings) -> Void = { _ in }) throws
     settings.gatewayPort = 0
     settings.referencePort = 0
     settings.metadataPort = 0
-    // A fresh folder per platform, so stored registry records and keys never leak between tests.
-    settings.dataDirectory = NSTemporaryDirectory() + "aiplatform-serve-" + UUID().uuidString
     settings.threads = 2
     settings.modelRepository = repositoryRoot + "/deploy/models"
     settings.rateLimitPerMinute = 100_000
     settings.rateLimitBurst = 10_000
     settings.requestTimeout = .seconds(5)
-    // Each platform its own data directory: tests run in parallel, and the embedded stores lock theirs.
+    // Each platform its own data directory: tests run in parallel, the embedded stores lock theirs, and stored
+    // registry records and keys must never leak between tests.
     settings.dataDirectory = freshDataDirectory()
     configure(&settings)
     let platform = Platform(settings: settings, log: JSONLogger(minimumLevel: .error, sink: FileDescriptorLogSink(fileDescriptor: 2)))
