@@ -244,7 +244,7 @@ private func block(_ exposition: String, _ family: String) -> String {
 }
 
 /// promtool, Prometheus's own checker.
-private enum Promtool {
+enum Promtool {
     static let path: String? = {
         let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
         return (directories + ["/usr/bin", "/usr/local/bin"]).map { $0 + "/promtool" }

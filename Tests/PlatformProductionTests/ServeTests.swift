@@ -175,3 +175,51 @@ let demo = [("Authorization", "Bearer demo-token")]
         #expect(retryAfter != nil)
     }
 }
+
+@Suite(.serialized) struct ServeMetricsTests {
+    /// `/metrics` of a serving platform, after real traffic (200s, a 401, a 400), in the seed's names, passes
+    /// Prometheus's own checker.
+    @Test(.enabled(if: Promtool.runs, "promtool is not installed: run deploy/local/install-test-tools.sh as root"))
+    func metricsOfARunningPlatformPassPromtool() throws {
+        let platform = try startEmbedded()
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.gatewayPort)
+        for _ in 0..<5 {
+            client.request("POST", "/v1/infer", headers: demo, body: seedBody)
+            _ = try client.response()
+        }
+        client.request("POST", "/v1/infer", body: seedBody)
+        _ = try client.response()
+        client.request("POST", "/v2/models/sample-classifier/infer", headers: demo, body: #"{"inputs": 3}"#)
+        _ = try client.response()
+        client.request("GET", "/metrics")
+        let response = try #require(try client.response())
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+        let text = response.text
+        #expect(
+            text.contains(#"inference_requests_total{model="sample-classifier",version="1",status="200"} 5"#), "\(text)")
+        #expect(text.contains("inference_request_duration_seconds_bucket"))
+        let (status, output) = try Promtool.check(response.body)
+        #expect(status == 0, "promtool: \(output)")
+    }
+}
+
+@Suite(.serialized) struct BackendPoolTests {
+    /// Idle backend connections are closed by the transport's sweep and the pool keeps serving; the open-connection
+    /// gauge counts the client's connection.
+    @Test func idleBackendConnectionsCloseAndThePoolGoesOn() throws {
+        let platform = try startEmbedded { $0.backendPool.idleTimeout = .milliseconds(500) }
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.gatewayPort)
+        client.request("POST", "/v1/infer", headers: demo, body: seedBody)
+        #expect(try client.response()?.status == 200)
+        // Past the idle timeout and a sweep (once a second).
+        usleep(2_200_000)
+        client.request("POST", "/v1/infer", headers: demo, body: seedBody)
+        #expect(try client.response()?.status == 200)
+        client.request("GET", "/metrics")
+        let metrics = try #require(try client.response()).text
+        #expect(metrics.contains("http_connections_open 1"), "\(metrics)")
+    }
+}

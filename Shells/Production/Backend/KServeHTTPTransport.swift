@@ -175,12 +175,16 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
     /// Once a second: idle connections past their timeout close; attempts past the lifetime cap fail.
     public func timerFired(_ id: UInt64, now: Instant) {
         for backend in pools.indices {
+            // Counted apart: changing `open` inside the removal would overlap two changes to `pools`.
+            var closed = 0
+            let idleTimeout = settings.idleTimeout
             pools[backend].idle.removeAll { connection in
-                guard now - connection.lastUsed >= settings.idleTimeout else { return false }
+                guard now - connection.lastUsed >= idleTimeout else { return false }
                 connection.close()
-                pools[backend].open -= 1
+                closed += 1
                 return true
             }
+            pools[backend].open -= closed
         }
         let stale = carriers.values.filter { now - $0.startedAt >= settings.attemptLifetimeMax }
         for connection in stale {

@@ -57,6 +57,8 @@ public final class HTTPServer: ReactorHandler, ReactorTimerTarget {
     var connections: [HTTPServerConnection?] = []
     var freeSlots: [Int] = []
     public private(set) var openConnections = 0
+    /// Where the open-connection gauge is kept, if anywhere.
+    public var metrics: MetricsShard?
     var sweepTarget: UInt32 = 0
     /// One read buffer shared by the reactor's connections: a read's bytes go straight into the parser.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
@@ -103,6 +105,7 @@ public final class HTTPServer: ReactorHandler, ReactorTimerTarget {
             }
             connections[slot] = connection
             openConnections += 1
+            metrics?.httpConnectionOpened()
         }
     }
 
@@ -110,6 +113,7 @@ public final class HTTPServer: ReactorHandler, ReactorTimerTarget {
         connections[connection.slot] = nil
         freeSlots.append(connection.slot)
         openConnections -= 1
+        metrics?.httpConnectionClosed()
     }
 
     /// Twice a second: connections past their phase's timeout are answered 408 or closed.

@@ -126,7 +126,7 @@ public final class Platform: @unchecked Sendable {
             }
             let (gateway, router, orchestrator) = Self.machineConfigurations(
                 settings: settings, index: index, keys: keys, models: models, limits: limits)
-            let transport = KServeHTTPTransport(reactor: reactor, endpoints: endpoints)
+            let transport = KServeHTTPTransport(reactor: reactor, endpoints: endpoints, settings: settings.backendPool)
             let host = NodeHost(
                 reactor: reactor, models: models, gateway: gateway, router: router, orchestrator: orchestrator,
                 transport: transport)
@@ -138,6 +138,7 @@ public final class Platform: @unchecked Sendable {
             let server = try HTTPServer(
                 reactor: reactor, host: settings.host, port: gatewayPort == 0 ? settings.gatewayPort : gatewayPort,
                 settings: settings.http, service: service)
+            server.metrics = telemetry.shard
             gatewayPort = server.port
             gatewayServers.append(server)
             try serveMetadata(metadataStores, reactor: reactor, host: host, gateway: service, keys: keys)

@@ -33,6 +33,8 @@ public struct ServeSettings: Sendable {
     public var recordDirectory: String?
     /// Limits and timeouts of the gateway's connections (header, body and idle timeouts).
     public var http = HTTPServerSettings()
+    /// Connection pools to the backends (size, queue, idle timeout).
+    public var backendPool = BackendPoolSettings()
 
     public init() {}
 
