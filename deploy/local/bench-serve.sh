@@ -121,8 +121,9 @@ start_gateway() {
 # and a fresh one is started so the remaining measurements still happen.
 ensure_gateway() {
     if ! kill -0 "$gateway_pid" 2>/dev/null; then
-        echo "  !! the gateway (pid $gateway_pid) died; the end of its log:"
-        tail -n 5 "$work/gateway.log" | sed 's/^/  !!   /'
+        echo "  !! the gateway (pid $gateway_pid) died; what its log says about it:"
+        { grep -E '^(Fatal|Simultaneous|\*\*\* Program crashed)' "$work/gateway.log" || tail -n 5 "$work/gateway.log"; } |
+            tail -n 3 | sed 's/^/  !!   /'
         echo "  !! starting it again"
         start_gateway
     fi
