@@ -231,6 +231,8 @@ struct Generator {
         let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK))
         defer { close(timer) }
         var pollSet = [pollfd](repeating: pollfd(), count: connections.count + 1)
+        // The connection each poll slot stands for (slot 0 is the timer).
+        var pollConnection = [Int](repeating: -1, count: connections.count + 1)
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let now = Self.now()
@@ -270,10 +272,11 @@ struct Generator {
             timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &alarm, nil)
             pollSet[0] = pollfd(fd: timer, events: Int16(POLLIN), revents: 0)
             var count = 1
-            for connection in connections where connection.due != nil && connection.fd >= 0 {
+            for (index, connection) in connections.enumerated() where connection.due != nil && connection.fd >= 0 {
                 pollSet[count] = pollfd(
                     fd: connection.fd, events: Int16(POLLIN) | (connection.unsent.isEmpty ? 0 : Int16(POLLOUT)),
                     revents: 0)
+                pollConnection[count] = index
                 count += 1
             }
             guard poll(&pollSet, nfds_t(count), -1) > 0 else { continue }
@@ -282,8 +285,10 @@ struct Generator {
                 _ = Glibc.read(timer, &expirations, 8)
             }
             for slot in 1..<count where pollSet[slot].revents != 0 {
-                guard let index = connections.firstIndex(where: { $0.fd == pollSet[slot].fd }) else { continue }
+                let index = pollConnection[slot]
                 if pollSet[slot].revents & Int16(POLLOUT) != 0 { write(index) }
+                // A failed write already closed the connection and counted the error.
+                guard connections[index].fd >= 0 else { continue }
                 if pollSet[slot].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { read(index, &buffer) }
             }
         }
