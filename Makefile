@@ -38,10 +38,12 @@ chaos: release
 	$(BIN_RELEASE) sim scenarios/steady-state.json --seed 1 --report out/steady-state
 	@echo "open out/steady-state/report.html (e.g. chromium out/steady-state/report.html)"
 
-# Unit, property and simulation tests. Simulation tests drive the release binary in separate
-# processes (determinism must hold across processes, and release mode keeps them quick).
+# Unit, property, simulation and integration tests. Simulation tests drive the release binary in separate
+# processes (determinism must hold across processes, and release mode keeps them quick). integration.sh installs
+# the test tools and a real Triton (quick when present) for TritonIntegrationTests; AIPLATFORM_TRITON=0 skips them.
 test: release
-	AIPLATFORM_BIN=$(CURDIR)/$(BIN_RELEASE) $(SWIFT) test
+	deploy/local/integration.sh
+	AIPLATFORM_TRITON=$${AIPLATFORM_TRITON:-1} AIPLATFORM_BIN=$(CURDIR)/$(BIN_RELEASE) $(SWIFT) test
 
 unit: toolchain
 	$(SWIFT) test --skip SimulationProcessTests

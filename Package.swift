@@ -19,7 +19,8 @@ let package = Package(
             // through one class: dynamic exclusivity checks cost a fifth of its time for nothing.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .executableTarget(
-            name: "aiplatform", dependencies: ["PlatformCore", "PlatformWire", "Simulation", "PlatformProduction"],
+            name: "aiplatform",
+            dependencies: ["PlatformCore", "PlatformWire", "Simulation", "PlatformProduction", "CLinux"],
             path: "Sources/aiplatform"),
         // libcrypto (OpenSSL 3) for JWS signature math; only Shells/ may import it.
         .systemLibrary(

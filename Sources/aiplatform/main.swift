@@ -1,5 +1,6 @@
 // The `aiplatform` command: one binary for every role: `serve` (the production shell on real
-// sockets), `sim` (seeded chaos scenarios in the deterministic simulator), `replay` (a recorded run) and `bench`.
+// sockets), `sim` (seeded chaos scenarios in the deterministic simulator), `replay` (a recorded run), `bench`
+// and `load` (an open-loop HTTP load generator for loopback benchmarks).
 
 import Foundation
 
@@ -20,6 +21,9 @@ let usage = """
       bench [SCENARIO.json] [--seeds N]
           Simulator speed: N seeds (default 3) of the scenario (default steady-state) against the
           bare event queue as a peer measured in the same run.
+      load URL --rate R --duration S [--connections C] [--body FILE] [--header 'N: V']...
+          Open-loop HTTP/1.1 load against a loopback URL: requests due at a fixed rate, latency
+          measured from when each was due; prints the achieved rate and p50, p90, p99, max.
       help              Show this text.
 
     sabotages (deliberately break one mechanism to prove the oracles catch it):
@@ -42,6 +46,8 @@ case "replay":
     exit(ReplayCommand.main(arguments))
 case "bench":
     exit(BenchCommand.main(arguments))
+case "load":
+    exit(LoadCommand.main(arguments))
 case "help", "--help", "-h":
     print(usage, terminator: "")
     exit(0)

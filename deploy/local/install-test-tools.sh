@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the tools the tests call but the build does not need: `promtool` (Debian's prometheus package) checks
-# that our Prometheus exposition parses as Prometheus itself would parse it. Later the home of nginx and wrk too.
+# Installs the tools the tests and benchmarks call but the build does not need: `promtool` (Debian's prometheus
+# package) checks that our Prometheus exposition parses as Prometheus itself would parse it; nginx (the peer proxy)
+# and wrk (the load generator) are what deploy/local/bench-serve.sh measures the gateway against.
 # Idempotent: does nothing when all are present, so `make test` can call it every time.
 set -euo pipefail
-packages=(prometheus)
+packages=(prometheus nginx wrk)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg -s "$package" 2>/dev/null | grep -q '^Status: install ok installed'; then
@@ -21,5 +22,6 @@ fi
 echo "installing ${missing[*]}"
 apt-get update
 # --no-install-recommends: only promtool is wanted, not the exporters and web assets the package recommends.
-# The package's postinst starts a Prometheus server only where systemd runs; on a CI container it stays stopped.
+# The postinst scripts of prometheus and nginx start their services only where an init system runs; on a CI
+# container they stay stopped (the benchmark starts its own nginx with its own configuration).
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
