@@ -200,6 +200,8 @@ final class BackendConnection: ReactorHandler {
     let backend: Int
     let fd: Int32
     var connected = false
+    /// Registered with EPOLLOUT until connected, to learn when the connect finished.
+    var watchingWrites = true
     var parser = HTTPResponseParser()
     var output: [UInt8] = []
     var written = 0
@@ -258,7 +260,7 @@ final class BackendConnection: ReactorHandler {
             if count > 0 {
                 written += count
             } else if count < 0 && (errno == EAGAIN || errno == EINTR) {
-                transport.reactor.modify(fd, events: UInt32(EPOLLIN.rawValue | EPOLLOUT.rawValue))
+                watch(writes: true)
                 return
             } else {
                 return fail(.connectionFailed, detail: SystemError("send").description, reusable: false)
@@ -266,7 +268,16 @@ final class BackendConnection: ReactorHandler {
         }
         output.removeAll(keepingCapacity: true)
         written = 0
-        transport.reactor.modify(fd, events: UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue))
+        watch(writes: false)
+    }
+
+    /// Writability is watched only while bytes wait (and while connecting); the epoll set changes only when that
+    /// flips, not once per request.
+    func watch(writes: Bool) {
+        guard writes != watchingWrites else { return }
+        watchingWrites = writes
+        let events = UInt32(EPOLLIN.rawValue | EPOLLRDHUP.rawValue) | (writes ? UInt32(EPOLLOUT.rawValue) : 0)
+        transport.reactor.modify(fd, events: events)
     }
 
     func readAvailable() {
