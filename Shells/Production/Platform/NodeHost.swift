@@ -162,6 +162,7 @@ public final class NodeHost: BackendTransportDelegate {
     }
 
     func performGateway(now: Instant) {
+        var answeredLimits = false
         for action in gatewayActions {
             switch action {
             case .forward(let route): queue.append(.router(.route(route, fromGateway: 0)))
@@ -172,7 +173,13 @@ public final class NodeHost: BackendTransportDelegate {
                 // Without a store, "unavailable" lets the gateway's outage policy decide.
                 let decision = limiterStore?.take(check, now: now) ?? .unavailable
                 queue.append(.gateway(.limiterAnswered(LimitAnswer(id: check.id, decision: decision))))
-            case .setTimer(let timer, let at): reactor.schedule(at: at, target: gatewayTimers, id: timer.value)
+                answeredLimits = true
+            case .setTimer(let timer, let at):
+                // The in-process store's answer is already queued ahead of any timer, so the limiter timeout it
+                // guards against would find nothing waiting: it is not set at all (the machine's actions, and so
+                // a recording's digest, are unchanged).
+                if answeredLimits && timer.value & Gateway.limiterTimerBit != 0 { continue }
+                reactor.schedule(at: at, target: gatewayTimers, id: timer.value)
             case .observe(let observation): delegate?.observed(observation, now: now)
             }
         }

@@ -103,18 +103,7 @@ public final class Reactor: Mailbox, @unchecked Sendable {
     /// that no longer matters, as the machines do.
     public func schedule(at: Instant, target: UInt32, id: UInt64) {
         timers.push(at: at, target: target, id: id)
-        // The timerfd is armed on whole milliseconds: every timer due by then fires in one wake-up, instead of a
-        // wake-up (a read and a re-arm) per timer when thousands are set each second. A timer fires at most
-        // 1 ms late, well inside the machines' tolerance (their shortest timeouts are tens of milliseconds).
-        let tick = Reactor.tick(at)
-        if tick < armedAt { arm(tick) }
-    }
-
-    /// `at` rounded up to the next whole millisecond.
-    static func tick(_ at: Instant) -> Instant {
-        let millisecond: Int64 = 1_000_000
-        let rest = at.nanoseconds % millisecond
-        return rest == 0 ? at : Instant(nanoseconds: at.nanoseconds - rest + millisecond)
+        if at < armedAt { arm(at) }
     }
 
     func arm(_ at: Instant) {
@@ -139,7 +128,7 @@ public final class Reactor: Mailbox, @unchecked Sendable {
             timers.pop()
             timerTargets[Int(top.target)].timerFired(top.id, now: now)
         }
-        arm(timers.first.map { Reactor.tick($0.at) } ?? .distantFuture)
+        arm(timers.first?.at ?? .distantFuture)
     }
 
     // MARK: - Mailbox

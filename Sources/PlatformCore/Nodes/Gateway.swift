@@ -94,8 +94,9 @@ public struct Gateway: Sendable {
         var sentAt: Instant
     }
 
-    /// Limiter-timeout timers carry this bit, so they never collide with a request's deadline timer.
-    static let limiterTimerBit: UInt64 = 1 << 62
+    /// Limiter-timeout timers carry this bit, so they never collide with a request's deadline timer. Public so a
+    /// shell whose limiter store answers within the same step can tell the timer will find nothing to do.
+    public static let limiterTimerBit: UInt64 = 1 << 62
 
     public let configuration: Configuration
     var limiter: RateLimiter
