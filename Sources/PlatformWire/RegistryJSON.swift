@@ -190,7 +190,9 @@ public enum RegistryJSON {
 /// Typed reads of JSON members that name the field's path when the type is wrong.
 enum JSONFields {
     /// The members of an object.
-    static func object(_ value: JSONValue, path: @autoclosure () -> String) throws(RegistryFieldError) -> [(String, JSONValue)] {
+    static func object(_ value: JSONValue, path: @autoclosure () -> String) throws(RegistryFieldError) -> [(
+        String, JSONValue
+    )] {
         guard case .object(let members) = value else {
             throw RegistryFieldError(field: path(), reason: "must be an object; got \(value.typeName)")
         }
@@ -251,7 +253,9 @@ enum JSONFields {
     }
 
     /// A KServe v2 datatype by its wire name; required.
-    static func datatype(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError) -> TensorDatatype {
+    static func datatype(_ value: JSONValue?, path: @autoclosure () -> String) throws(RegistryFieldError)
+        -> TensorDatatype
+    {
         guard let name = try string(value, path: path()) else {
             throw RegistryFieldError(field: path(), reason: "is required")
         }

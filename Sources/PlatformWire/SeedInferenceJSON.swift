@@ -69,11 +69,14 @@ public enum SeedInferenceJSON {
 
     /// The seed answer from a backend's KServe v2 response: each output by name; a single element as a scalar,
     /// one row as a flat array, several rows as an array of rows.
-    public static func encodeResponse(id: String, model: String, version: Int, backendResponse: JSONValue) -> JSONValue {
+    public static func encodeResponse(id: String, model: String, version: Int, backendResponse: JSONValue) -> JSONValue
+    {
         var outputs: [(String, JSONValue)] = []
         if case .array(let tensors)? = backendResponse["outputs"] {
             for tensor in tensors {
-                guard case .string(let name)? = tensor["name"], case .array(let data)? = tensor["data"] else { continue }
+                guard case .string(let name)? = tensor["name"], case .array(let data)? = tensor["data"] else {
+                    continue
+                }
                 var shape: [Int] = []
                 if case .array(let dimensions)? = tensor["shape"] {
                     for case .number(let value, _) in dimensions { shape.append(Int(value)) }

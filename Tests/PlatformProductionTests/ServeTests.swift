@@ -32,7 +32,8 @@ func startEmbedded(_ configure: (inout ServeSettings) -> Void = { _ in }) throws
     // registry records and keys must never leak between tests.
     settings.dataDirectory = freshDataDirectory()
     configure(&settings)
-    let platform = Platform(settings: settings, log: JSONLogger(minimumLevel: .error, sink: FileDescriptorLogSink(fileDescriptor: 2)))
+    let platform = Platform(
+        settings: settings, log: JSONLogger(minimumLevel: .error, sink: FileDescriptorLogSink(fileDescriptor: 2)))
     try platform.start()
     return platform
 }
@@ -122,7 +123,11 @@ let demo = [("Authorization", "Bearer demo-token")]
             let method = index % 2 == 0 ? "POST" : "GET"
             batch += "\(method) \(target) HTTP/1.1\r\nHost: x\r\nX-Request-ID: p\(index)\r\n"
             batch += "Authorization: Bearer demo-token\r\n"
-            if method == "POST" { batch += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)" } else { batch += "\r\n" }
+            if method == "POST" {
+                batch += "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            } else {
+                batch += "\r\n"
+            }
             client.expect(method)
         }
         client.send(batch)
@@ -198,7 +203,8 @@ let demo = [("Authorization", "Bearer demo-token")]
         #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
         let text = response.text
         #expect(
-            text.contains(#"inference_requests_total{model="sample-classifier",version="1",status="200"} 5"#), "\(text)")
+            text.contains(#"inference_requests_total{model="sample-classifier",version="1",status="200"} 5"#), "\(text)"
+        )
         #expect(text.contains("inference_request_duration_seconds_bucket"))
         let (status, output) = try Promtool.check(response.body)
         #expect(status == 0, "promtool: \(output)")

@@ -306,7 +306,8 @@ final class BackendConnection: ReactorHandler {
         } else if count == 0 {
             // Closed without an answer (or between attempts).
             if call != nil {
-                fail(answered ? .serverError : .connectionFailed, detail: "the backend closed the connection",
+                fail(
+                    answered ? .serverError : .connectionFailed, detail: "the backend closed the connection",
                     reusable: false)
             } else {
                 transport.dropIdle(self)

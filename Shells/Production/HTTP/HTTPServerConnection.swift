@@ -77,7 +77,8 @@ final class HTTPServerConnection: ReactorHandler {
             let sequence = nextSequence
             nextSequence += 1
             if !request.keepAlive { closeAfter = sequence }
-            server.service.serve(request, exchange: HTTPExchange(connection: self, sequence: sequence, receivedAt: Reactor.now()))
+            server.service.serve(
+                request, exchange: HTTPExchange(connection: self, sequence: sequence, receivedAt: Reactor.now()))
         }
         notePhase()
         updateInterest()
@@ -176,7 +177,8 @@ final class HTTPServerConnection: ReactorHandler {
             if now - phaseSince >= settings.idleTimeout { shutDown() }
         case .headers:
             if now - phaseSince >= settings.headerTimeout {
-                refuse(HTTPParseError(status: 408, message: "request head not complete within \(settings.headerTimeout)"))
+                refuse(
+                    HTTPParseError(status: 408, message: "request head not complete within \(settings.headerTimeout)"))
             }
         case .body:
             if now - phaseSince >= settings.bodyTimeout {

@@ -38,7 +38,9 @@ public final class Platform: @unchecked Sendable {
     static func servedModels(backendCount: Int) -> ServedModels {
         let spec = ModelVersionSpec(
             name: SampleClassifier.modelName, version: 1, framework: "python", endpoints: [],
-            inputs: [TensorSchema(name: SampleClassifier.inputName, datatype: .fp32, shape: SampleClassifier.inputShape)],
+            inputs: [
+                TensorSchema(name: SampleClassifier.inputName, datatype: .fp32, shape: SampleClassifier.inputShape)
+            ],
             outputs: [
                 TensorSchema(name: SampleClassifier.scoresName, datatype: .fp32, shape: SampleClassifier.scoresShape),
                 TensorSchema(name: SampleClassifier.labelName, datatype: .bytes, shape: SampleClassifier.labelShape),
@@ -118,7 +120,8 @@ public final class Platform: @unchecked Sendable {
             if let classifier {
                 // Every reactor serves the reference backend too: it is CPU work of microseconds per row.
                 let server = try HTTPServer(
-                    reactor: reactor, host: "127.0.0.1", port: referencePort == 0 ? settings.referencePort : referencePort,
+                    reactor: reactor, host: "127.0.0.1",
+                    port: referencePort == 0 ? settings.referencePort : referencePort,
                     service: ReferenceBackendService(classifier: classifier))
                 referencePort = server.port
                 endpoints = [BackendEndpoint(host: "127.0.0.1", port: server.port)]
@@ -168,7 +171,8 @@ public final class Platform: @unchecked Sendable {
         if settings.embedded && settings.demoKey {
             log.warn(
                 caller: "serve",
-                "embedded mode: the development key \"\(Self.demoToken)\" is accepted; never use it beyond this machine")
+                "embedded mode: the development key \"\(Self.demoToken)\" is accepted; never use it beyond this machine"
+            )
             log.info(
                 caller: "serve",
                 "try: curl -s localhost:\(gatewayPort)/v1/infer -H 'Authorization: Bearer \(Self.demoToken)' "

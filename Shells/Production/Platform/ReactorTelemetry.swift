@@ -37,7 +37,9 @@ public final class ReactorTelemetry: GatewayTelemetry {
             return known[version]
         }
         var list = modelVersions[model] ?? []
-        if list.count <= version { list.append(contentsOf: repeatElement(.unlabelled, count: version + 1 - list.count)) }
+        if list.count <= version {
+            list.append(contentsOf: repeatElement(.unlabelled, count: version + 1 - list.count))
+        }
         let id = hub.registry.modelVersion(model: model, version: version == 0 ? "" : String(version))
         list[version] = id
         modelVersions[model] = list
@@ -69,7 +71,8 @@ public final class ReactorTelemetry: GatewayTelemetry {
             guard backend.value < backendLabels.count else { return }
             shard.backendBreakerPhase(backendLabels[backend.value], phase)
             hub.log.warn(
-                caller: "orchestrator", "backend breaker \(phase)", fields: [("backend", .integer(Int64(backend.value)))])
+                caller: "orchestrator", "backend breaker \(phase)",
+                fields: [("backend", .integer(Int64(backend.value)))])
         case .callStarted(_, _, let backend, let retry) where retry:
             guard backend.value < backendLabels.count else { return }
             shard.backendRetried(backendLabels[backend.value])

@@ -1,10 +1,11 @@
 // What `aiplatform serve` runs with: flags first, then the environment (the seed's variables), then embedded
 // defaults. Every bad value is refused with a message naming the flag or variable and what was wrong.
 
+import PlatformCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import PlatformCore
 
 public struct ServeSettings: Sendable {
     /// Address the public listeners bind (the gateway and the metadata API).
@@ -58,7 +59,8 @@ public struct ServeSettings: Sendable {
     ]
 
     /// Reads flags (`--port 8080` or `--port=8080`) over the environment over the defaults.
-    public static func parse(arguments: [String], environment: [String: String]) throws(SettingsError) -> ServeSettings {
+    public static func parse(arguments: [String], environment: [String: String]) throws(SettingsError) -> ServeSettings
+    {
         var settings = ServeSettings()
         try settings.apply(environment: environment)
         try settings.apply(arguments: arguments)
@@ -151,7 +153,8 @@ public struct ServeSettings: Sendable {
         for part in text.split(separator: ",") {
             let pieces = part.split(separator: ":", maxSplits: 1)
             guard pieces.count == 2, !pieces[0].isEmpty, pieces[1].utf8.count >= 8 else {
-                throw SettingsError("\(name): \"\(part.prefix(3))…\" must be name:secret with a secret of 8 or more characters")
+                throw SettingsError(
+                    "\(name): \"\(part.prefix(3))…\" must be name:secret with a secret of 8 or more characters")
             }
             keys.append(Gateway.APIKey(credential: String(pieces[1]), name: String(pieces[0])))
         }

@@ -159,7 +159,8 @@ public struct HTTPRequestParser: Sendable {
                 scanned = position
                 state = .chunkSize
             case .trailers:
-                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .trailers) else {
+                guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .trailers)
+                else {
                     return nil
                 }
                 head.headerBytes += line.count + 2
