@@ -16,7 +16,7 @@ public enum HTTPVersion: Sendable, Equatable {
 }
 
 /// One complete request, body already de-chunked.
-public struct HTTPRequest: Sendable, Equatable, CustomStringConvertible {
+public struct HTTPRequest: HTTPFields, Sendable, Equatable, CustomStringConvertible {
     public var method: String
     public var target: String
     public var version: HTTPVersion
@@ -38,20 +38,9 @@ public struct HTTPRequest: Sendable, Equatable, CustomStringConvertible {
         self.keepAlive = keepAlive
     }
 
-    /// The first value of the header named `name`, compared without regard to ASCII case.
-    public func header(_ name: String) -> String? {
-        headers.first { httpNamesEqual($0.name, name) }?.value
-    }
-
-    /// Every value of the header named `name`, in the order received.
-    public func headers(named name: String) -> [String] {
-        headers.filter { httpNamesEqual($0.name, name) }.map(\.value)
-    }
-
     public static func == (lhs: HTTPRequest, rhs: HTTPRequest) -> Bool {
         lhs.method == rhs.method && lhs.target == rhs.target && lhs.version == rhs.version
-            && lhs.body == rhs.body && lhs.keepAlive == rhs.keepAlive && lhs.headers.count == rhs.headers.count
-            && zip(lhs.headers, rhs.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+            && lhs.body == rhs.body && lhs.keepAlive == rhs.keepAlive && httpFieldsEqual(lhs.headers, rhs.headers)
     }
 
     public var description: String {
@@ -91,6 +80,28 @@ public struct HTTPLimits: Sendable {
 }
 
 /// Compares two field names ignoring ASCII case, without allocating.
+/// A message with header fields in the order received: requests the server parsed, responses the client parsed.
+public protocol HTTPFields {
+    var headers: [(name: String, value: String)] { get }
+}
+
+extension HTTPFields {
+    /// The first value of the header named `name`, compared without regard to ASCII case.
+    public func header(_ name: String) -> String? {
+        headers.first { httpNamesEqual($0.name, name) }?.value
+    }
+
+    /// Every value of the header named `name`, in the order received.
+    public func headers(named name: String) -> [String] {
+        headers.filter { httpNamesEqual($0.name, name) }.map(\.value)
+    }
+}
+
+/// Same fields, same order, same case.
+func httpFieldsEqual(_ lhs: [(name: String, value: String)], _ rhs: [(name: String, value: String)]) -> Bool {
+    lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+}
+
 func httpNamesEqual(_ lhs: String, _ rhs: String) -> Bool {
     guard lhs.utf8.count == rhs.utf8.count else { return false }
     // Over contiguous bytes: a generic zip of two UTF-8 views costs ten times as much, and every request does

@@ -84,8 +84,7 @@ public struct HTTPResponse: Sendable, Equatable {
 
     public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {
         lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.body == rhs.body
-            && lhs.closeConnection == rhs.closeConnection && lhs.headers.count == rhs.headers.count
-            && zip(lhs.headers, rhs.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+            && lhs.closeConnection == rhs.closeConnection && httpFieldsEqual(lhs.headers, rhs.headers)
     }
 
     /// The reason phrase RFC 9110 gives a status, or "Unknown" for one it does not name.

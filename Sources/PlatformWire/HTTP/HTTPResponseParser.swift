@@ -7,7 +7,7 @@
 // fails the connection instead of being guessed at.
 
 /// One response as the client receives it, body already de-chunked.
-public struct HTTPClientResponse: Sendable, Equatable, CustomStringConvertible {
+public struct HTTPClientResponse: HTTPFields, Sendable, Equatable, CustomStringConvertible {
     public var version: HTTPVersion
     public var status: Int
     public var reason: String
@@ -30,20 +30,9 @@ public struct HTTPClientResponse: Sendable, Equatable, CustomStringConvertible {
         self.keepAlive = keepAlive
     }
 
-    /// The first value of the header named `name`, compared without regard to ASCII case.
-    public func header(_ name: String) -> String? {
-        headers.first { httpNamesEqual($0.name, name) }?.value
-    }
-
-    /// Every value of the header named `name`, in the order received.
-    public func headers(named name: String) -> [String] {
-        headers.filter { httpNamesEqual($0.name, name) }.map(\.value)
-    }
-
     public static func == (lhs: HTTPClientResponse, rhs: HTTPClientResponse) -> Bool {
         lhs.version == rhs.version && lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.body == rhs.body
-            && lhs.keepAlive == rhs.keepAlive && lhs.headers.count == rhs.headers.count
-            && zip(lhs.headers, rhs.headers).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+            && lhs.keepAlive == rhs.keepAlive && httpFieldsEqual(lhs.headers, rhs.headers)
     }
 
     public var description: String {
