@@ -44,9 +44,8 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
     var calls: [UInt64: CallSpan] = [:]
     /// Store requests that are lease commands: their grants wait for the job's inputs.
     var leaseRequests: Set<UInt64> = []
-    var inputs: [BatchWorker.Input] = []
+    let inputs = SerialInputs<BatchWorker.Input>()
     var actions: [BatchWorker.Action] = []
-    var handling = false
     var timerTarget: UInt32 = 0
     /// Called once the worker reports its graceful shutdown complete.
     var onShutdown: (@Sendable () -> Void)?
@@ -84,13 +83,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
     /// Feeds one input; inputs arising while actions run (a refused connection answers at once) wait their
     /// turn behind it.
     func feed(_ input: BatchWorker.Input) {
-        inputs.append(input)
-        guard !handling else { return }
-        handling = true
-        var position = 0
-        while position < inputs.count {
-            let next = inputs[position]
-            position += 1
+        inputs.feed(input) { next in
             let now = BatchClock.now()
             worker.handle(next, now: now, into: &actions)
             var taken: [BatchWorker.Action] = []
@@ -109,8 +102,6 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
             }
             shard?.batchQueueDepth(worker.recordsBuffered)
         }
-        inputs.removeAll(keepingCapacity: true)
-        handling = false
     }
 
     func perform(_ action: BatchWorker.Action, now: Instant) {
@@ -131,7 +122,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
         case .call(let call):
             // Never without its observation (see `feed`); answered as a failure so the attempt ends cleanly.
             log.error(caller: "batch", "a backend call came without the job it belongs to")
-            inputs.append(.backendReplied(BackendReply(call: call.call, failure: .serverError)))
+            feed(.backendReplied(BackendReply(call: call.call, failure: .serverError)))
         case .setTimer(let timer, let at):
             reactor.schedule(at: BatchClock.reactorInstant(at), target: timerTarget, id: timer.value)
         case .observe(let observation): observed(observation, now: now)
@@ -224,7 +215,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
     func send(_ call: BackendCall, job id: JobID, items count: Int) {
         guard var job = jobs[id.value], let items = job.items, job.nextItem + count <= items.count else {
             let failure = jobs[id.value]?.inputFailure ?? .badRequest
-            inputs.append(.backendReplied(BackendReply(call: call.call, failure: failure)))
+            feed(.backendReplied(BackendReply(call: call.call, failure: failure)))
             return
         }
         let first = job.nextItem
@@ -235,7 +226,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
             chunk = try BatchJSON.chunkRequest(Array(items[first..<first + count]))
         } catch {
             log.error(caller: "batch", "job \(id.value): items \(first)..<\(first + count) cannot be sent: \(error)")
-            inputs.append(.backendReplied(BackendReply(call: call.call, failure: .badRequest)))
+            feed(.backendReplied(BackendReply(call: call.call, failure: .badRequest)))
             return
         }
         calls[call.call.value] = CallSpan(job: id, attempt: job.attempt, firstItem: first, rows: chunk.rows)
@@ -276,7 +267,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
         let host = OnReactor(self)
         guard let job = jobs[location.job.value] else {
             // The run that asked is gone from the shell's view; a failed put makes the worker try again later.
-            return inputs.append(.objectPutReplied(id, succeeded: false))
+            return feed(.objectPutReplied(id, succeeded: false))
         }
         let model = runtime.models.models[job.spec.model.value].name
         let bytes = BatchJSON.resultDocument(

@@ -26,9 +26,8 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
     /// (docs/api.md: authentication comes before validation).
     let authenticator: Authenticator
     var waiting: [UInt64: Waiting] = [:]
-    var inputs: [JobFrontend.Input] = []
+    let inputs = SerialInputs<JobFrontend.Input>()
     var actions: [JobFrontend.Action] = []
-    var handling = false
     var timerTarget: UInt32 = 0
     var localIDs: UInt64 = 0
 
@@ -192,20 +191,12 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
     /// Feeds one input; inputs arriving while actions run (a synchronous answer) wait their turn, so the
     /// machine never sees a second input in the middle of the first.
     func feed(_ input: JobFrontend.Input) {
-        inputs.append(input)
-        guard !handling else { return }
-        handling = true
-        var position = 0
-        while position < inputs.count {
-            let next = inputs[position]
-            position += 1
+        inputs.feed(input) { next in
             frontend.handle(next, now: BatchClock.now(), into: &actions)
             var taken: [JobFrontend.Action] = []
             swap(&taken, &actions)
             for action in taken { perform(action) }
         }
-        inputs.removeAll(keepingCapacity: true)
-        handling = false
     }
 
     func perform(_ action: JobFrontend.Action) {

@@ -71,8 +71,7 @@ public final class NodeHost: BackendTransportDelegate {
     let transport: BackendTransport
     public weak var delegate: NodeHostDelegate?
     /// Inputs waiting to be handled, in order; machines never call each other re-entrantly.
-    var queue: [Work] = []
-    var draining = false
+    let inputs = SerialInputs<Work>()
     var gatewayActions: [Gateway.Action] = []
     var routerActions: [Router.Action] = []
     var orchestratorActions: [Orchestrator.Action] = []
@@ -128,17 +127,7 @@ public final class NodeHost: BackendTransportDelegate {
     public func nextRequestID() -> RequestID { gateway.nextRequestID() }
 
     func deliver(_ work: Work) {
-        queue.append(work)
-        guard !draining else { return }
-        draining = true
-        var position = 0
-        while position < queue.count {
-            let next = queue[position]
-            position += 1
-            run(next, now: Reactor.now())
-        }
-        queue.removeAll(keepingCapacity: true)
-        draining = false
+        inputs.feed(work) { run($0, now: Reactor.now()) }
     }
 
     func run(_ work: Work, now: Instant) {
@@ -165,14 +154,14 @@ public final class NodeHost: BackendTransportDelegate {
         var answeredLimits = false
         for action in gatewayActions {
             switch action {
-            case .forward(let route): queue.append(.router(.route(route, fromGateway: 0)))
+            case .forward(let route): deliver(.router(.route(route, fromGateway: 0)))
             case .respond(let response):
                 guard let context = pending.removeValue(forKey: response.id.value) else { continue }
                 delegate?.inferenceFinished(context, response, now: now)
             case .checkLimit(let check):
                 // Without a store, "unavailable" lets the gateway's outage policy decide.
                 let decision = limiterStore?.take(check, now: now) ?? .unavailable
-                queue.append(.gateway(.limiterAnswered(LimitAnswer(id: check.id, decision: decision))))
+                deliver(.gateway(.limiterAnswered(LimitAnswer(id: check.id, decision: decision))))
                 answeredLimits = true
             case .setTimer(let timer, let at):
                 // The in-process store's answer is already queued ahead of any timer, so the limiter timeout it
@@ -189,8 +178,8 @@ public final class NodeHost: BackendTransportDelegate {
     func performRouter(now: Instant) {
         for action in routerActions {
             switch action {
-            case .execute(let request, _): queue.append(.orchestrator(.execute(request)))
-            case .reply(let reply, _): queue.append(.gateway(.routerReplied(reply)))
+            case .execute(let request, _): deliver(.orchestrator(.execute(request)))
+            case .reply(let reply, _): deliver(.gateway(.routerReplied(reply)))
             case .setTimer(let timer, let at): reactor.schedule(at: at, target: routerTimers, id: timer.value)
             case .observe(let observation): delegate?.observed(observation, now: now)
             }
@@ -210,7 +199,7 @@ public final class NodeHost: BackendTransportDelegate {
             switch action {
             case .call(let call):
                 guard let requestID = callRequests[call.call.value], let context = pending[requestID] else {
-                    queue.append(
+                    deliver(
                         .orchestrator(.backendReplied(BackendReply(call: call.call, failure: .connectionFailed))))
                     continue
                 }
@@ -218,7 +207,7 @@ public final class NodeHost: BackendTransportDelegate {
                     BackendAttempt(
                         call: call.call, backend: call.backend, model: context.model, version: call.version,
                         body: context.backendBody, traceparent: context.traceparent))
-            case .reply(let reply): queue.append(.router(.orchestratorReplied(reply)))
+            case .reply(let reply): deliver(.router(.orchestratorReplied(reply)))
             case .setTimer(let timer, let at):
                 reactor.schedule(at: at, target: orchestratorTimers, id: timer.value)
             case .observe(let observation):

@@ -97,6 +97,19 @@ extension HTTPFields {
     }
 }
 
+/// A non-negative integer (a status, a length) in decimal, without building a String.
+func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+    precondition(value >= 0, "negative length or status")
+    var divisor = 1
+    while divisor <= value / 10 { divisor *= 10 }
+    var rest = value
+    while divisor > 0 {
+        bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+        rest %= divisor
+        divisor /= 10
+    }
+}
+
 /// Same fields, same order, same case.
 func httpFieldsEqual(_ lhs: [(name: String, value: String)], _ rhs: [(name: String, value: String)]) -> Bool {
     lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { $0.name == $1.name && $0.value == $1.value }

@@ -113,16 +113,3 @@ private func appendFraming(
     }
     bytes.append(contentsOf: [0x0D, 0x0A])
 }
-
-/// A non-negative integer in decimal, without building a String.
-private func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-    precondition(value >= 0, "negative length")
-    var divisor = 1
-    while divisor <= value / 10 { divisor *= 10 }
-    var rest = value
-    while divisor > 0 {
-        bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-        rest %= divisor
-        divisor /= 10
-    }
-}

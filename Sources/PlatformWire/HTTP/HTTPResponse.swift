@@ -58,19 +58,6 @@ public struct HTTPResponse: Sendable, Equatable {
         return bytes
     }
 
-    /// A non-negative integer in decimal, without going through a String.
-    private func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
-        precondition(value >= 0, "negative length or status")
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
-    }
-
     /// A CR or LF in a header would let its author forge further headers: that is a programmer error here,
     /// since values from peers must be checked before they reach a response.
     private func appendChecked(_ text: String, to bytes: inout [UInt8], what: String) {

@@ -1,0 +1,25 @@
+// The one rule every shell host keeps: a machine sees its inputs one at a time, in arrival order. An input that
+// arises while another is being handled (a synchronous store answer, a refused connection, one node's message to
+// another on the same reactor) waits its turn instead of re-entering the machine mid-step.
+
+/// A queue of inputs drained by whoever fed the first of them.
+final class SerialInputs<Input> {
+    private var pending: [Input] = []
+    private var draining = false
+
+    /// Queues `input`; unless a drain is already under way further up the stack, hands it and everything queued
+    /// meanwhile to `handle`, in order.
+    func feed(_ input: Input, handle: (Input) -> Void) {
+        pending.append(input)
+        guard !draining else { return }
+        draining = true
+        var position = 0
+        while position < pending.count {
+            let next = pending[position]
+            position += 1
+            handle(next)
+        }
+        pending.removeAll(keepingCapacity: true)
+        draining = false
+    }
+}
