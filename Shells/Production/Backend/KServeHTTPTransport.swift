@@ -125,10 +125,19 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
     /// Request targets by model and version, made once each.
     var targets: [String: [Int: String]] = [:]
 
+    /// The last target made, looked up without hashing: a gateway mostly calls one model version.
+    var lastTarget: (model: String, version: Int, target: String)?
+
     func inferTarget(model: String, version: Int) -> String {
-        if let known = targets[model]?[version] { return known }
-        let target = KServeClient.inferTarget(model: model, version: String(version))
-        targets[model, default: [:]][version] = target
+        if let last = lastTarget, last.version == version, last.model == model { return last.target }
+        let target: String
+        if let known = targets[model]?[version] {
+            target = known
+        } else {
+            target = KServeClient.inferTarget(model: model, version: String(version))
+            targets[model, default: [:]][version] = target
+        }
+        lastTarget = (model, version, target)
         return target
     }
 

@@ -27,6 +27,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     public var telemetry: GatewayTelemetry?
     let reactorIndex: Int
     var localIDs: UInt64 = 0
+    /// `gw<reactor>-`, the prefix of the request ids made here.
+    let localIDPrefix: String
     /// Span and trace ids: a fast generator seeded once from the system's random source (ids need to be
     /// unique, not secret).
     var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
@@ -40,6 +42,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         self.models = host.models
         self.telemetry = telemetry
         reactorIndex = host.reactor.index
+        localIDPrefix = "gw\(host.reactor.index)-"
         host.delegate = self
     }
 
@@ -49,11 +52,17 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     // MARK: - Routing
 
     public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {
-        let requestID = requestID(for: request)
+        let fields = GatewayFields(request)
+        let requestID = requestID(given: fields.requestID)
+        // The hot route, `POST /v2/models/{name}/infer`, without splitting the target into segments.
+        if request.method == "POST", let name = HTTPPath.kserveInferModel(request.target) {
+            return inferKServe(
+                request, fields: fields, model: String(name), pinned: 0, exchange: exchange, requestID: requestID)
+        }
         let (path, segments) = HTTPPath.split(request.target)
         switch (request.method, segments.first) {
         case ("POST", "v1") where segments.count == 2 && segments[1] == "infer":
-            inferSeed(request, exchange: exchange, requestID: requestID)
+            inferSeed(request, fields: fields, exchange: exchange, requestID: requestID)
         case ("GET", "health") where segments.count == 1:
             exchange.respond(HTTPAnswers.json(200, .object([("status", .string("ok"))]), requestID: requestID))
         case ("GET", "metrics") where segments.count == 1:
@@ -62,7 +71,9 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
                 HTTPResponse(
                     status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body))
         case (_, "v2"):
-            kserve(request, segments: Array(segments.dropFirst()), exchange: exchange, requestID: requestID)
+            kserve(
+                request, fields: fields, segments: Array(segments.dropFirst()), exchange: exchange, requestID: requestID
+            )
         default:
             if let mount = mounted.first(where: { path.hasPrefix($0.prefix) }) {
                 return mount.service.serve(request, exchange: exchange)
@@ -82,27 +93,20 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     }
 
     /// The client's X-Request-ID when it is safe to echo and log; otherwise one made here.
-    func requestID(for request: HTTPRequest) -> String {
-        if let given = request.header("X-Request-ID"), let safe = RequestIDHeader.sanitized(given) { return safe }
+    func requestID(given: String?) -> String {
+        if let given, let safe = RequestIDHeader.sanitized(given) { return safe }
         localIDs += 1
-        return "gw\(reactorIndex)-" + String(localIDs, radix: 16)
+        return localIDPrefix + String(localIDs, radix: 16)
     }
 
     /// The credential of `Authorization: Bearer …` (scheme compared without case) or `X-API-Key`, else "".
-    static func credential(of request: HTTPRequest) -> String {
-        if let authorization = request.header("Authorization") {
-            let bytes = authorization.utf8
-            guard bytes.count > 7,
-                zip(bytes.prefix(7), "bearer ".utf8).allSatisfy({ $0 | 0x20 == $1 || ($0 == $1) })
-            else { return "" }
-            return String(authorization[bytes.index(bytes.startIndex, offsetBy: 7)...]).trimmingSpaces
-        }
-        return request.header("X-API-Key") ?? ""
-    }
+    static func credential(of request: HTTPRequest) -> String { GatewayFields(request).credential }
 
     // MARK: - KServe v2
 
-    func kserve(_ request: HTTPRequest, segments: [Substring], exchange: HTTPExchange, requestID: String) {
+    func kserve(
+        _ request: HTTPRequest, fields: GatewayFields, segments: [Substring], exchange: HTTPExchange, requestID: String
+    ) {
         let error = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
@@ -140,10 +144,10 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             pinned = number
             rest.removeFirst(2)
         }
-        let credential = Self.credential(of: request)
+        let credential = fields.credential
         switch (request.method, rest.first, rest.count) {
         case ("POST", "infer", 1):
-            inferKServe(request, model: name, pinned: pinned, exchange: exchange, requestID: requestID)
+            inferKServe(request, fields: fields, model: name, pinned: pinned, exchange: exchange, requestID: requestID)
         case ("GET", nil, 0), ("GET", "ready", 1):
             if let refusal = refuseRead(credential) { return error(refusal, HTTPAnswers.message(for: refusal)) }
             guard let (_, model) = models.model(named: name) else {
@@ -207,12 +211,14 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     // MARK: - Inference
 
-    func inferKServe(_ request: HTTPRequest, model name: String, pinned: Int, exchange: HTTPExchange, requestID: String)
-    {
+    func inferKServe(
+        _ request: HTTPRequest, fields: GatewayFields, model name: String, pinned: Int, exchange: HTTPExchange,
+        requestID: String
+    ) {
         let refuse = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
-        let credential = Self.credential(of: request)
+        let credential = fields.credential
         if let refusal = refuseCredential(credential) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
         let decoded: InferenceRequestBody
         if let fast = InferenceJSON.decodeRequestFast(request.body) {
@@ -245,15 +251,16 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             return refuse(.badRequest, problem.description)
         }
         submit(
-            request, credential: credential, api: .kserve, model: modelID, name: name, pinned: pinned, inputs: decoded,
+            request, fields: fields, credential: credential, api: .kserve, model: modelID, name: name, pinned: pinned,
+            inputs: decoded,
             backendBody: request.body, clientID: decoded.id, exchange: exchange, requestID: requestID)
     }
 
-    func inferSeed(_ request: HTTPRequest, exchange: HTTPExchange, requestID: String) {
+    func inferSeed(_ request: HTTPRequest, fields: GatewayFields, exchange: HTTPExchange, requestID: String) {
         let refuse = { (field: String?, message: String) in
             exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
         }
-        let credential = Self.credential(of: request)
+        let credential = fields.credential
         if let refusal = refuseCredential(credential) {
             return exchange.respond(
                 HTTPAnswers.seedError(refusal, message: HTTPAnswers.message(for: refusal), requestID: requestID))
@@ -293,7 +300,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             return refuse(Self.seedField(problem.field), problem.reason)
         }
         submit(
-            request, credential: credential, api: .seed, model: modelID, name: seed.model, pinned: seed.version,
+            request, fields: fields, credential: credential, api: .seed, model: modelID, name: seed.model,
+            pinned: seed.version,
             inputs: decoded,
             backendBody: seed.body.serializedBytes(), clientID: nil, exchange: exchange, requestID: requestID)
     }
@@ -304,13 +312,14 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     }
 
     func submit(
-        _ request: HTTPRequest, credential: String, api: PendingInference.API, model: ModelID, name: String,
+        _ request: HTTPRequest, fields: GatewayFields, credential: String, api: PendingInference.API, model: ModelID,
+        name: String,
         pinned: Int,
         inputs: InferenceRequestBody, backendBody: [UInt8], clientID: String?, exchange: HTTPExchange,
         requestID: String
     ) {
         var timeout = Duration.zero
-        if let text = request.header("X-Request-Timeout-Ms") {
+        if let text = fields.timeoutMs {
             guard let milliseconds = Int64(text), milliseconds > 0 else {
                 let message = "X-Request-Timeout-Ms must be a positive whole number of milliseconds, not \"\(text)\""
                 let response =
@@ -322,21 +331,22 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             timeout = .milliseconds(min(milliseconds, 3_600_000))
         }
         let elements = inputs.inputs.reduce(0) { $0 + $1.data.count }
-        let sticky = request.header("X-Sticky-Key").map(Self.stickyHash) ?? 0
+        let sticky = fields.stickyKey.map(Self.stickyHash) ?? 0
         let inference = InferenceRequest(
             id: RequestID(0), credential: credential, model: model, version: pinned,
             stickyKey: sticky, inputElements: elements, timeout: timeout)
-        var context = PendingInference(
+        let context = PendingInference(
             exchange: exchange, api: api, model: name, backendBody: backendBody, clientID: clientID,
-            correlationID: requestID, traceparent: span(request).traceparent, startedAt: exchange.receivedAt)
+            correlationID: requestID, traceparent: span(parent: fields.traceparent).traceparent,
+            startedAt: exchange.receivedAt)
         context.credential = inference.credential
         host.submit(inference, context)
     }
 
     /// The request's span: a child of the client's valid `traceparent`, or the root of a new trace.
-    func span(_ request: HTTPRequest) -> TraceContext {
+    func span(parent header: String?) -> TraceContext {
         let spanID = random.next() | 1
-        if let header = request.header("traceparent"), let parent = TraceContext(traceparent: header) {
+        if let header, let parent = TraceContext(traceparent: header) {
             return TraceContext(
                 traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, parentID: spanID, flags: parent.flags)
         }

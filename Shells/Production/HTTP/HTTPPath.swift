@@ -20,15 +20,21 @@ enum HTTPPath {
         if segmentStart != end { segments.append(target[segmentStart..<end]) }
         return (target[..<end], segments)
     }
-}
 
-extension String {
-    /// Without leading and trailing spaces and tabs.
-    var trimmingSpaces: String {
-        let bytes = utf8
-        guard let first = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
-            let last = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
-        else { return "" }
-        return String(self[first...last])
+    /// The model of a target spelled exactly `/v2/models/{name}/infer` (no query, no empty segment, no version),
+    /// which `split` would give as `v2`, `models`, the name and `infer`; nil for every other target.
+    static func kserveInferModel(_ target: String) -> Substring? {
+        let utf8 = target.utf8
+        let prefix = "/v2/models/".utf8
+        let suffix = "/infer".utf8
+        guard utf8.count > prefix.count + suffix.count, utf8.starts(with: prefix),
+            utf8.reversed().starts(with: suffix.reversed())
+        else { return nil }
+        let start = utf8.index(utf8.startIndex, offsetBy: prefix.count)
+        let end = utf8.index(utf8.endIndex, offsetBy: -suffix.count)
+        guard !utf8[start..<end].contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else {
+            return nil
+        }
+        return target[start..<end]
     }
 }

@@ -5,8 +5,9 @@
 
 import PlatformCore
 
-/// What the host needs to answer a client once the gateway has decided, kept by request id.
-public struct PendingInference {
+/// What the host needs to answer a client once the gateway has decided, kept by request id. A class: it is
+/// looked up and updated several times per request, and a struct of this size would be copied each time.
+public final class PendingInference {
     /// Which API the request came in on decides the shape of the answer.
     public enum API: Sendable { case seed, kserve }
     public var exchange: HTTPExchange
@@ -37,6 +38,10 @@ public struct PendingInference {
         self.startedAt = startedAt
     }
 }
+
+// Safe because a pending inference is made, read and dropped on its reactor's thread only; it is declared
+// Sendable because the core's `IdentifierTable`, which the host keeps them in, asks that of its values.
+extension PendingInference: @unchecked Sendable {}
 
 /// Told when the gateway answers a request (the HTTP side turns it into a response).
 public protocol NodeHostDelegate: AnyObject {
@@ -79,9 +84,9 @@ public final class NodeHost: BackendTransportDelegate {
     var routerTimers: UInt32 = 0
     var orchestratorTimers: UInt32 = 0
     var relays: [TimerRelay] = []
-    var pending: [UInt64: PendingInference] = [:]
+    var pending = IdentifierTable<PendingInference>(capacity: 256)
     /// Which request each backend call in flight belongs to (learned from `callStarted`).
-    var callRequests: [UInt64: UInt64] = [:]
+    var callRequests = IdentifierTable<UInt64>(capacity: 256)
     /// The limiter store shared by the gateways of every reactor (embedded mode).
     public var limiterStore: InProcessLimiterStore?
     /// Records every input with its `now` when recording is on.
@@ -225,7 +230,7 @@ public final class NodeHost: BackendTransportDelegate {
         let requestID = callRequests.removeValue(forKey: call.value)
         switch result {
         case .answered(let body):
-            if let requestID, pending[requestID] != nil { pending[requestID]?.result = body }
+            if let requestID { pending[requestID]?.result = body }
             deliver(.orchestrator(.backendReplied(BackendReply(call: call, failure: nil))))
         case .failed(let failure, _):
             deliver(.orchestrator(.backendReplied(BackendReply(call: call, failure: failure))))

@@ -32,7 +32,17 @@ public final class ReactorTelemetry: GatewayTelemetry {
         backendLabels = backendNames.map { hub.registry.backend($0) }
     }
 
+    /// The last label set used, found without hashing the model's name.
+    var lastLabel: (model: String, version: Int, id: LabelSetID)?
+
     func label(model: String, version: Int) -> LabelSetID {
+        if let last = lastLabel, last.version == version, last.model == model { return last.id }
+        let id = internedLabel(model: model, version: version)
+        lastLabel = (model, version, id)
+        return id
+    }
+
+    func internedLabel(model: String, version: Int) -> LabelSetID {
         if let known = modelVersions[model], version < known.count, known[version] != .unlabelled {
             return known[version]
         }

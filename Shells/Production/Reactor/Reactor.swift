@@ -1,6 +1,8 @@
-// One event loop on one thread: epoll for sockets, a timerfd for the earliest timer, an eventfd for work posted
-// from other threads. Every machine the production shell runs lives on exactly one reactor and is only touched
-// from its thread, so a machine sees its inputs one at a time, as in the simulator.
+// One event loop on one thread: epoll for sockets, an eventfd for work posted from other threads, and timers kept
+// in the loop itself: due timers run on every round, and the wait for events ends at the earliest timer (plus a
+// small slack, so a stream of guard timers wakes the loop once per slack rather than once per timer). Every machine
+// the production shell runs lives on exactly one reactor and is only touched from its thread, so a machine sees
+// its inputs one at a time, as in the simulator.
 
 import CLinux
 import Glibc
@@ -24,13 +26,15 @@ public final class Reactor: Mailbox, @unchecked Sendable {
     public let index: Int
     let epollFD: Int32
     let wakeFD: Int32
-    let timerFD: Int32
     /// Handlers by file descriptor (descriptors are small integers, reused after close).
     var handlers: [ReactorHandler?] = []
     var timers = TimerHeap()
     var timerTargets: [ReactorTimerTarget] = []
-    /// The deadline the timerfd is armed for, so it is re-armed only when the earliest timer moves.
-    var armedAt = Instant.distantFuture
+    /// How late a timer may run when the loop would otherwise sleep: the wait ends at the earliest deadline plus
+    /// this, and every timer due by then runs in that one wake-up. A busy loop runs timers on every round anyway.
+    /// The platform's timers are guards (deadlines, attempt timeouts, backoffs, sweeps) for which a millisecond
+    /// is well inside the shell's slack.
+    public var timerSlack: Duration = .milliseconds(1)
     let inbox = Mutex<[@Sendable () -> Void]>([])
     let wakePending = Atomic<Bool>(false)
     let stopRequested = Atomic<Bool>(false)
@@ -42,16 +46,12 @@ public final class Reactor: Mailbox, @unchecked Sendable {
         guard epollFD >= 0 else { throw SystemError("epoll_create1") }
         wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wakeFD >= 0 else { throw SystemError("eventfd") }
-        timerFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
-        guard timerFD >= 0 else { throw SystemError("timerfd_create") }
         try control(EPOLL_CTL_ADD, wakeFD, UInt32(EPOLLIN.rawValue))
-        try control(EPOLL_CTL_ADD, timerFD, UInt32(EPOLLIN.rawValue))
     }
 
     deinit {
         close(epollFD)
         close(wakeFD)
-        close(timerFD)
     }
 
     /// The monotonic clock every machine on this reactor is given as `now`.
@@ -99,36 +99,28 @@ public final class Reactor: Mailbox, @unchecked Sendable {
         return UInt32(timerTargets.count - 1)
     }
 
-    /// Calls `target`'s `timerFired(id)` at `at` or soon after. Timers are not cancelled: an owner ignores one
-    /// that no longer matters, as the machines do.
+    /// Calls `target`'s `timerFired(id)` at `at` or soon after (within `timerSlack` when the loop is idle). Timers
+    /// are not cancelled: an owner ignores one that no longer matters, as the machines do. Called on the reactor's
+    /// thread, so the loop sees the new timer before it next sleeps.
     public func schedule(at: Instant, target: UInt32, id: UInt64) {
         timers.push(at: at, target: target, id: id)
-        if at < armedAt { arm(at) }
     }
 
-    func arm(_ at: Instant) {
-        armedAt = at
-        var spec = itimerspec()
-        if at == .distantFuture {
-            spec.it_value = timespec(tv_sec: 0, tv_nsec: 0)
-        } else {
-            // An absolute deadline of 0 would disarm the timer, so a deadline already past is made 1 ns.
-            let nanoseconds = max(at.nanoseconds, 1)
-            spec.it_value = timespec(
-                tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        }
-        _ = timerfd_settime(timerFD, Int32(TFD_TIMER_ABSTIME), &spec, nil)
-    }
-
+    /// Runs every timer due by now (one reading of the clock), including those the callbacks set for then.
     func runDueTimers() {
-        var count: UInt64 = 0
-        _ = read(timerFD, &count, 8)
+        guard timers.count > 0 else { return }
         let now = Reactor.now()
-        while let top = timers.first, top.at <= now {
-            timers.pop()
+        while let top = timers.pop(dueBy: now) {
             timerTargets[Int(top.target)].timerFired(top.id, now: now)
         }
-        arm(timers.first?.at ?? .distantFuture)
+    }
+
+    /// How long the loop may wait for events: until the earliest timer plus the slack, or without limit.
+    func waitNanoseconds() -> Int64 {
+        guard let first = timers.first else { return -1 }
+        let (end, overflow) = first.at.nanoseconds.addingReportingOverflow(timerSlack.nanoseconds)
+        if overflow { return -1 }
+        return max(end - Reactor.now().nanoseconds, 0)
     }
 
     // MARK: - Mailbox
@@ -166,7 +158,8 @@ public final class Reactor: Mailbox, @unchecked Sendable {
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
         while !stopRequested.load(ordering: .acquiring) {
-            let count = epoll_wait(epollFD, events, Int32(capacity), -1)
+            runDueTimers()
+            let count = clinux_epoll_wait_ns(epollFD, events, Int32(capacity), waitNanoseconds())
             if count < 0 {
                 if errno == EINTR { continue }
                 fatalError("epoll_wait failed: \(SystemError("epoll_wait"))")
@@ -175,8 +168,6 @@ public final class Reactor: Mailbox, @unchecked Sendable {
                 let fd = clinux_event_fd(events, slot)
                 if fd == wakeFD {
                     runInbox()
-                } else if fd == timerFD {
-                    runDueTimers()
                 } else if Int(fd) < handlers.count, let handler = handlers[Int(fd)] {
                     handler.ready(clinux_event_bits(events, slot))
                 }

@@ -12,7 +12,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <time.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,5 +38,22 @@ static inline unsigned int clinux_event_bits(const struct epoll_event *events, i
     return events[index].events;
 }
 static inline size_t clinux_epoll_event_size(void) { return sizeof(struct epoll_event); }
+
+/// Waits for events at most `timeout_ns` nanoseconds (negative: without limit). epoll_pwait2 (Linux 5.11) takes the
+/// timeout in nanoseconds; on an older kernel it fails with ENOSYS and epoll_wait is used, its timeout rounded up
+/// to whole milliseconds so a timer is never run early.
+static inline int clinux_epoll_wait_ns(int epfd, struct epoll_event *events, int max, long long timeout_ns) {
+    static int pwait2_missing = 0;
+    if (!__atomic_load_n(&pwait2_missing, __ATOMIC_RELAXED)) {
+        struct timespec timeout;
+        timeout.tv_sec = (time_t)(timeout_ns / 1000000000LL);
+        timeout.tv_nsec = (long)(timeout_ns % 1000000000LL);
+        int count = epoll_pwait2(epfd, events, max, timeout_ns < 0 ? NULL : &timeout, NULL);
+        if (count >= 0 || errno != ENOSYS) return count;
+        __atomic_store_n(&pwait2_missing, 1, __ATOMIC_RELAXED);
+    }
+    int milliseconds = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999LL) / 1000000LL);
+    return epoll_wait(epfd, events, max, milliseconds);
+}
 
 #endif
