@@ -24,17 +24,25 @@ enum HTTPPath {
     /// The model of a target spelled exactly `/v2/models/{name}/infer` (no query, no empty segment, no version),
     /// which `split` would give as `v2`, `models`, the name and `infer`; nil for every other target.
     static func kserveInferModel(_ target: String) -> Substring? {
-        let utf8 = target.utf8
-        let prefix = "/v2/models/".utf8
-        let suffix = "/infer".utf8
-        guard utf8.count > prefix.count + suffix.count, utf8.starts(with: prefix),
-            utf8.reversed().starts(with: suffix.reversed())
-        else { return nil }
-        let start = utf8.index(utf8.startIndex, offsetBy: prefix.count)
-        let end = utf8.index(utf8.endIndex, offsetBy: -suffix.count)
-        guard !utf8[start..<end].contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else {
-            return nil
+        let prefix: StaticString = "/v2/models/"
+        let suffix: StaticString = "/infer"
+        var target = target
+        let name: Range<Int>? = target.withUTF8 { bytes in
+            let head = prefix.utf8CodeUnitCount
+            let tail = suffix.utf8CodeUnitCount
+            guard bytes.count > head + tail else { return nil }
+            for index in 0..<head where bytes[index] != prefix.utf8Start[index] { return nil }
+            let end = bytes.count - tail
+            for index in 0..<tail where bytes[end + index] != suffix.utf8Start[index] { return nil }
+            for index in head..<end where bytes[index] == UInt8(ascii: "/") || bytes[index] == UInt8(ascii: "?") {
+                return nil
+            }
+            return head..<end
         }
-        return target[start..<end]
+        guard let name else { return nil }
+        let utf8 = target.utf8
+        return target[
+            utf8.index(
+                utf8.startIndex, offsetBy: name.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: name.upperBound)]
     }
 }

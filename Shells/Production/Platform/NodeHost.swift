@@ -59,13 +59,20 @@ public final class NodeHost: BackendTransportDelegate {
 
     /// A timer target per machine, so machine timer ids never need a tag.
     final class TimerRelay: ReactorTimerTarget {
+        enum Machine { case gateway, router, orchestrator }
         unowned let host: NodeHost
-        let make: (UInt64) -> Work
-        init(host: NodeHost, make: @escaping (UInt64) -> Work) {
+        let machine: Machine
+        init(host: NodeHost, machine: Machine) {
             self.host = host
-            self.make = make
+            self.machine = machine
         }
-        func timerFired(_ id: UInt64, now: Instant) { host.deliver(make(id)) }
+        func timerFired(_ id: UInt64, now: Instant) {
+            switch machine {
+            case .gateway: host.deliver(.gateway(.timerFired(TimerID(id))))
+            case .router: host.deliver(.router(.timerFired(TimerID(id))))
+            case .orchestrator: host.deliver(.orchestrator(.timerFired(TimerID(id))))
+            }
+        }
     }
 
     public let reactor: Reactor
@@ -104,9 +111,8 @@ public final class NodeHost: BackendTransportDelegate {
         self.transport = transport
         transport.delegate = self
         let relays = [
-            TimerRelay(host: self) { .gateway(.timerFired(TimerID($0))) },
-            TimerRelay(host: self) { .router(.timerFired(TimerID($0))) },
-            TimerRelay(host: self) { .orchestrator(.timerFired(TimerID($0))) },
+            TimerRelay(host: self, machine: .gateway), TimerRelay(host: self, machine: .router),
+            TimerRelay(host: self, machine: .orchestrator),
         ]
         self.relays = relays
         gatewayTimers = reactor.addTimerTarget(relays[0])

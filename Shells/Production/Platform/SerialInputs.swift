@@ -8,18 +8,21 @@ final class SerialInputs<Input> {
     private var draining = false
 
     /// Queues `input`; unless a drain is already under way further up the stack, hands it and everything queued
-    /// meanwhile to `handle`, in order.
+    /// meanwhile to `handle`, in order. The first input is handed over directly (most inputs arrive with nothing
+    /// queued): only inputs arising while one is handled are stored.
     func feed(_ input: Input, handle: (Input) -> Void) {
-        pending.append(input)
-        guard !draining else { return }
+        guard !draining else { return pending.append(input) }
         draining = true
-        var position = 0
-        while position < pending.count {
-            let next = pending[position]
-            position += 1
-            handle(next)
+        handle(input)
+        if !pending.isEmpty {
+            var position = 0
+            while position < pending.count {
+                let next = pending[position]
+                position += 1
+                handle(next)
+            }
+            pending.removeAll(keepingCapacity: true)
         }
-        pending.removeAll(keepingCapacity: true)
         draining = false
     }
 }

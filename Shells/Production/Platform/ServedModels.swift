@@ -44,6 +44,13 @@ public struct ServedModels: Sendable {
     }
 
     public func model(named name: String) -> (id: ModelID, model: Model)? {
+        // A few models are compared in turn, cheaper than hashing the name; many are looked up in the index.
+        if models.count <= 8 {
+            for position in models.indices where models[position].name == name {
+                return (ModelID(position), models[position])
+            }
+            return nil
+        }
         guard let position = index[name] else { return nil }
         return (ModelID(position), models[position])
     }
