@@ -140,6 +140,67 @@ private func drain(_ parser: inout HTTPRequestParser) -> (requests: [HTTPRequest
         #expect(error?.status == status, "\(text.debugDescription): \(String(describing: error))")
     }
 
+    @Test(arguments: [
+        // One plain field takes the fast path; the others take the general one and must agree.
+        "Content-Length: 5", "content-length: 0005", "Content-Length: 5, 5", "CONTENT-LENGTH:5 ",
+        "Content-Length: 000000000000000000000000005", "Content-Length: 5\r\nContent-Length: 5",
+    ])
+    func contentLengthSpellingsFrameAlike(_ field: String) throws {
+        let (requests, error) = parseAll(
+            "POST / HTTP/1.1\r\nHost: h\r\n\(field)\r\n\r\nhelloGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(error == nil)
+        #expect(requests.map(\.body) == [Array("hello".utf8), []])
+    }
+
+    @Test func contentLengthErrorsAreWordedAsBefore() {
+        let head = "POST / HTTP/1.1\r\nHost: h\r\n"
+        #expect(
+            parseAll(head + "Content-Length: 99999999999999999999\r\n\r\n").error
+                == HTTPParseError(
+                    status: 413, message: "Content-Length \"99999999999999999999\" exceeds 16777216 bytes"))
+        #expect(
+            parseAll(head + "Content-Length: 16777217\r\n\r\n").error
+                == HTTPParseError(status: 413, message: "Content-Length \"16777217\" exceeds 16777216 bytes"))
+        #expect(
+            parseAll(head + "Content-Length: +5\r\n\r\n").error
+                == .badRequest("Content-Length \"+5\" is not a decimal number"))
+        #expect(parseAll(head + "Content-Length: 16777216\r\n\r\n").error == nil)
+    }
+
+    @Test func fieldNamesAndValuesKeepTheirSpelling() throws {
+        let (requests, error) = parseAll(
+            "GET / HTTP/1.1\r\nhOsT: h\r\ncontent-type: application/json\r\nContent-Type: Application/JSON\r\n"
+                + "Authorization: Bearer x\r\n\r\n")
+        #expect(error == nil)
+        let request = try #require(requests.first)
+        #expect(request.headers.map(\.name) == ["hOsT", "content-type", "Content-Type", "Authorization"])
+        #expect(request.headers.map(\.value) == ["h", "application/json", "Application/JSON", "Bearer x"])
+        #expect(request.header("CONTENT-TYPE") == "application/json")
+        #expect(request.header("authorization") == "Bearer x")
+    }
+
+    @Test func bareCRAndLFAreFoundAtEveryOffset() {
+        // The line search reads eight bytes at a time: a stray byte must be found wherever it falls.
+        for length in 0..<20 {
+            let filler = String(repeating: "a", count: length)
+            for (line, message) in [
+                ("X-A: \(filler)\rb", "bare CR inside a line"), ("X-A: \(filler)\nb", "line ends in a bare LF"),
+            ] {
+                let text = "GET / HTTP/1.1\r\nHost: h\r\n\(line)\r\n\r\n"
+                #expect(parseAll(text).error == .badRequest(message), "\(text.debugDescription)")
+                var parser = HTTPRequestParser()
+                var error: HTTPParseError? = nil
+                for byte in text.utf8 where error == nil {
+                    parser.feed([byte])
+                    do { _ = try parser.next() } catch let thrown { error = thrown }
+                }
+                #expect(error == .badRequest(message), "\(text.debugDescription) byte by byte")
+            }
+            let text = "GET /\(filler) HTTP/1.1\r\nHost: h\r\nX-A: \(filler)\r\n\r\n"
+            #expect(parseAll(text).requests.first?.header("x-a") == filler)
+        }
+    }
+
     @Test func errorMessagesNameWhatWasWrong() {
         #expect(
             parseAll("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n").error

@@ -426,6 +426,22 @@ private let mixedConnection: (text: String, methods: [String]) = (
                 == "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
     }
 
+    @Test func writerWritesExtraFieldsAndLengthsExactly() {
+        let writer = HTTPRequestWriter(host: "h:1")
+        let extra: [(name: String, value: String)] = [("traceparent", "00-abc-01"), ("X-Empty", "")]
+        let body = Array(repeating: UInt8(ascii: "y"), count: 10_000)
+        let expected =
+            Array("PUT /a?b=c HTTP/1.1\r\nHost: h:1\r\ntraceparent: 00-abc-01\r\nX-Empty: \r\n".utf8)
+            + Array("Content-Length: 10000\r\nConnection: close\r\n\r\n".utf8) + body
+        #expect(
+            writer.serialized(method: "PUT", target: "/a?b=c", body: body, keepAlive: false, extra: extra) == expected)
+        var bytes: [UInt8] = [7]
+        writer.append(method: "PUT", target: "/a?b=c", body: body, keepAlive: false, extra: extra, to: &bytes)
+        #expect(bytes == [7] + expected)
+        #expect(
+            writer.serialized(method: "GET", target: "/") == Array("GET / HTTP/1.1\r\nHost: h:1\r\n\r\n".utf8))
+    }
+
     @Test func writerMatchesTheRequestSerializerAndTheServerParser() throws {
         let fixed: [(name: String, value: String)] = [("Content-Type", "application/json"), ("User-Agent", "ai/1")]
         let writer = HTTPRequestWriter(host: "triton:8000", headers: fixed)

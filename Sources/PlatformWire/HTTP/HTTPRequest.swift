@@ -88,7 +88,15 @@ public protocol HTTPFields {
 extension HTTPFields {
     /// The first value of the header named `name`, compared without regard to ASCII case.
     public func header(_ name: String) -> String? {
-        headers.first { httpNamesEqual($0.name, name) }?.value
+        // The wanted name's bytes are fetched once; most fields are passed over on their length alone.
+        let headers = self.headers
+        var name = name
+        return name.withUTF8 { wanted -> String? in
+            for field in headers where field.name.utf8.count == wanted.count {
+                if httpNameEquals(field.name, wanted) { return field.value }
+            }
+            return nil
+        }
     }
 
     /// Every value of the header named `name`, in the order received.
@@ -100,19 +108,204 @@ extension HTTPFields {
 /// A non-negative integer (a status, a length) in decimal, without building a String.
 func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
     precondition(value >= 0, "negative length or status")
-    var divisor = 1
-    while divisor <= value / 10 { divisor *= 10 }
-    var rest = value
-    while divisor > 0 {
-        bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-        rest %= divisor
-        divisor /= 10
+    // Digits into a small buffer from the right, then one append.
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+        var index = 20
+        var rest = value
+        repeat {
+            index -= 1
+            digits[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest > 0
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[index..<20]))
     }
 }
 
 /// Same fields, same order, same case.
 func httpFieldsEqual(_ lhs: [(name: String, value: String)], _ rhs: [(name: String, value: String)]) -> Bool {
     lhs.count == rhs.count && zip(lhs, rhs).allSatisfy { $0.name == $1.name && $0.value == $1.value }
+}
+
+/// Whether `name` equals the bytes `wanted` ignoring ASCII case.
+@inline(__always)
+func httpNameEquals(_ name: String, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+    if let equal = name.utf8.withContiguousStorageIfAvailable({ httpBytesEqualIgnoringCase($0, wanted) }) {
+        return equal
+    }
+    var name = name
+    return name.withUTF8 { httpBytesEqualIgnoringCase($0, wanted) }
+}
+
+@inline(__always)
+func httpBytesEqualIgnoringCase(_ lhs: UnsafeBufferPointer<UInt8>, _ rhs: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    for index in 0..<lhs.count where lhs[index] != rhs[index] {
+        guard asciiLower(lhs[index]) == asciiLower(rhs[index]) else { return false }
+    }
+    return true
+}
+
+/// Whether `bytes` are exactly `text`.
+@inline(__always)
+func httpBytesEqual(_ bytes: UnsafeBufferPointer<UInt8>, _ text: StaticString) -> Bool {
+    guard bytes.count == text.utf8CodeUnitCount else { return false }
+    let expected = text.utf8Start
+    for index in 0..<bytes.count where bytes[index] != expected[index] { return false }
+    return true
+}
+
+/// A field name as a String. The names most messages carry, spelled the usual way, come from literals: the
+/// same String without decoding or allocating one.
+func httpFieldNameString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    switch bytes.count {
+    case 4:
+        if httpBytesEqual(bytes, "Host") { return "Host" }
+        if httpBytesEqual(bytes, "Date") { return "Date" }
+    case 6:
+        if httpBytesEqual(bytes, "Accept") { return "Accept" }
+        if httpBytesEqual(bytes, "Server") { return "Server" }
+    case 10:
+        if httpBytesEqual(bytes, "User-Agent") { return "User-Agent" }
+        if httpBytesEqual(bytes, "Connection") { return "Connection" }
+    case 11: if httpBytesEqual(bytes, "traceparent") { return "traceparent" }
+    case 12:
+        if httpBytesEqual(bytes, "Content-Type") { return "Content-Type" }
+        if httpBytesEqual(bytes, "X-Request-ID") { return "X-Request-ID" }
+    case 13: if httpBytesEqual(bytes, "Authorization") { return "Authorization" }
+    case 14: if httpBytesEqual(bytes, "Content-Length") { return "Content-Length" }
+    default: break
+    }
+    // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// A field value as a String; the commonest value, the JSON media type, comes from a literal.
+func httpFieldValueString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+    if bytes.count == 16 && httpBytesEqual(bytes, "application/json") { return "application/json" }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Writes a message whose exact length is known into uninitialized memory, with no per-piece capacity checks.
+struct HTTPByteCursor {
+    var next: UnsafeMutablePointer<UInt8>
+
+    @inline(__always)
+    mutating func write(_ text: String) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { source in
+            guard let base = source.baseAddress, source.count > 0 else { return }
+            next.update(from: base, count: source.count)
+            next += source.count
+        }
+        if copied == nil {
+            for byte in text.utf8 { write(byte) }
+        }
+    }
+
+    @inline(__always)
+    mutating func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { source in
+            guard let base = source.baseAddress, source.count > 0 else { return }
+            next.update(from: base, count: source.count)
+            next += source.count
+        }
+    }
+
+    @inline(__always)
+    mutating func write(_ byte: UInt8) {
+        next.initialize(to: byte)
+        next += 1
+    }
+
+    @inline(__always)
+    mutating func writeCRLF() {
+        write(0x0D)
+        write(0x0A)
+    }
+
+    /// `value` (non-negative) in decimal, `digits` of them (from `httpDecimalDigits`).
+    @inline(__always)
+    mutating func writeDecimal(_ value: Int, digits: Int) {
+        var rest = value
+        var index = digits
+        while index > 0 {
+            index -= 1
+            next[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        }
+        next += digits
+    }
+}
+
+/// How many decimal digits a non-negative `value` has.
+@inline(__always)
+func httpDecimalDigits(_ value: Int) -> Int {
+    precondition(value >= 0, "negative length or status")
+    var digits = 1
+    var rest = value
+    while rest >= 10 {
+        rest /= 10
+        digits += 1
+    }
+    return digits
+}
+
+/// A byte array of exactly `count` bytes written by `body`, which must write all of them.
+@inline(__always)
+func httpBytes(count: Int, _ body: (inout HTTPByteCursor) -> Void) -> [UInt8] {
+    [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        var cursor = HTTPByteCursor(next: buffer.baseAddress!)
+        body(&cursor)
+        initialized = buffer.baseAddress!.distance(to: cursor.next)
+        precondition(initialized == count, "message length miscounted")
+    }
+}
+
+/// Appends a String's UTF-8 bytes with one copy.
+@inline(__always)
+func appendUTF8(_ text: String, to bytes: inout [UInt8]) {
+    if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+        bytes.append(contentsOf: text.utf8)
+    }
+}
+
+/// Appends CR LF.
+@inline(__always)
+func appendCRLF(to bytes: inout [UInt8]) {
+    bytes.append(0x0D)
+    bytes.append(0x0A)
+}
+
+/// Whether any byte of `text` is CR, LF or NUL (which would let the text forge a line).
+@inline(__always)
+func httpHasLineBreakOrNUL(_ text: String) -> Bool {
+    let scan = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
+        for byte in bytes where byte <= 0x0D && (byte == 0x0D || byte == 0x0A || byte == 0) { return true }
+        return false
+    }
+    if let found = text.utf8.withContiguousStorageIfAvailable(scan) { return found }
+    return text.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+}
+
+/// Whether `text` is a non-empty token (RFC 9110 section 5.6.2).
+@inline(__always)
+func httpIsToken(_ text: String) -> Bool {
+    let scan = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
+        for byte in bytes where !isTokenByte(byte) { return false }
+        return !bytes.isEmpty
+    }
+    if let isToken = text.utf8.withContiguousStorageIfAvailable(scan) { return isToken }
+    return !text.isEmpty && text.utf8.allSatisfy(isTokenByte)
+}
+
+/// Whether `text` is a non-empty request target of visible ASCII (no space, control or non-ASCII byte).
+@inline(__always)
+func httpIsTarget(_ text: String) -> Bool {
+    let scan = { (bytes: UnsafeBufferPointer<UInt8>) -> Bool in
+        for byte in bytes where byte <= 0x20 || byte >= 0x7F { return false }
+        return !bytes.isEmpty
+    }
+    if let isTarget = text.utf8.withContiguousStorageIfAvailable(scan) { return isTarget }
+    return !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
 }
 
 func httpNamesEqual(_ lhs: String, _ rhs: String) -> Bool {

@@ -40,6 +40,15 @@ public struct HTTPRequestParser: Sendable {
         var headers: [(name: String, value: String)] = []
         var headerBytes = 0
         var body: [UInt8] = []
+        // Framing facts noted from each field's bytes as it arrives, so the common request (one Content-Length,
+        // no Transfer-Encoding, no Connection) is framed without searching the fields by name again.
+        var hosts = 0
+        var connectionFields = 0
+        var transferEncodingFields = 0
+        var contentLengthFields = 0
+        /// The first Content-Length field's value when it is plain digits within the limit; nil sends framing
+        /// down the general path, which also produces every error.
+        var simpleContentLength: Int?
     }
 
     public let limits: HTTPLimits
@@ -77,6 +86,16 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
+    /// The same for a read buffer, copied at once (the generic version, called from another module, is not
+    /// specialized and copies byte by byte).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        switch state {
+        case .closed, .failed: return
+        case .requestLine, .headers, .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            buffer.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
     /// The next complete request, or nil until more bytes arrive (or for ever, once closed). Throws the same
     /// error on every call after a refusal.
     public mutating func next() throws(HTTPParseError) -> HTTPRequest? {
@@ -108,7 +127,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 // RFC 9112 section 2.2: a server should ignore empty lines received before a request line.
                 guard !line.isEmpty else { continue }
-                try parseRequestLine(buffer[line])
+                try parseRequestLine(line)
                 state = .headers
             case .headers:
                 guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .headers) else {
@@ -124,7 +143,7 @@ public struct HTTPRequestParser: Sendable {
                 }
                 // One allocation for a typical request's fields instead of one per doubling.
                 if head.headers.isEmpty { head.headers.reserveCapacity(12) }
-                head.headers.append(try parseField(buffer[line]))
+                head.headers.append(try parseField(line, noteFraming: true))
             case .body(let remaining):
                 let left = takeBody(remaining)
                 guard left == 0 else {
@@ -166,7 +185,7 @@ public struct HTTPRequestParser: Sendable {
                 head.headerBytes += line.count + 2
                 guard !line.isEmpty else { return finishRequest() }
                 // Trailers are checked like headers, then dropped: nothing in the platform reads them.
-                _ = try parseField(buffer[line])
+                _ = try parseField(line, noteFraming: false)
             case .closed, .failed:
                 return nil
             }
@@ -184,8 +203,14 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func takeLine(bytesMax: Int, kind: LineKind) throws(HTTPParseError) -> Range<Int>? {
-        var index = max(scanned, position)
-        while index < buffer.count && buffer[index] != 0x0A { index += 1 }
+        let position = self.position
+        let start = max(scanned, position)
+        // Word-at-a-time searches over the contiguous bytes: the LF, then a CR before the line's own CR.
+        let (index, bareCR) = buffer.withUnsafeBufferPointer { bytes -> (Int, Bool) in
+            let index = httpFirstIndex(of: 0x0A, in: bytes, from: start, to: bytes.count)
+            guard index < bytes.count, index - 1 > position else { return (index, false) }
+            return (index, httpFirstIndex(of: 0x0D, in: bytes, from: position, to: index - 1) < index - 1)
+        }
         guard index < buffer.count else {
             scanned = index
             if buffer.count - position > bytesMax { throw tooLong(kind) }
@@ -193,11 +218,10 @@ public struct HTTPRequestParser: Sendable {
         }
         guard index - position + 1 <= bytesMax else { throw tooLong(kind) }
         guard index > position, buffer[index - 1] == 0x0D else { throw .badRequest("line ends in a bare LF") }
-        let line = position..<index - 1
-        guard !buffer[line].contains(0x0D) else { throw .badRequest("bare CR inside a line") }
-        position = index + 1
-        scanned = position
-        return line
+        guard !bareCR else { throw .badRequest("bare CR inside a line") }
+        self.position = index + 1
+        scanned = index + 1
+        return position..<index - 1
     }
 
     /// Which line is being read, for the error a line over its limit gets.
@@ -216,7 +240,43 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private mutating func parseRequestLine(_ line: ArraySlice<UInt8>) throws(HTTPParseError) {
+    private mutating func parseRequestLine(_ line: Range<Int>) throws(HTTPParseError) {
+        // One pass over the bytes accepts exactly what the general path accepts; anything else goes there for its
+        // error.
+        let parsed = buffer.withUnsafeBufferPointer { bytes -> (String, String, HTTPVersion)? in
+            let end = line.upperBound
+            var index = line.lowerBound
+            while index < end && isTokenByte(bytes[index]) { index += 1 }
+            guard index > line.lowerBound, index < end, bytes[index] == 0x20 else { return nil }
+            let firstSpace = index
+            index += 1
+            while index < end && bytes[index] > 0x20 && bytes[index] < 0x7F { index += 1 }
+            guard index > firstSpace + 1, end - index == 9, bytes[index] == 0x20 else { return nil }
+            let secondSpace = index
+            guard bytes[index + 1] == UInt8(ascii: "H"), bytes[index + 2] == UInt8(ascii: "T"),
+                bytes[index + 3] == UInt8(ascii: "T"), bytes[index + 4] == UInt8(ascii: "P"),
+                bytes[index + 5] == UInt8(ascii: "/"), bytes[index + 6] == UInt8(ascii: "1"),
+                bytes[index + 7] == UInt8(ascii: ".")
+            else { return nil }
+            let version: HTTPVersion
+            switch bytes[index + 8] {
+            case UInt8(ascii: "1"): version = .http11
+            case UInt8(ascii: "0"): version = .http10
+            default: return nil
+            }
+            return (
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[line.lowerBound..<firstSpace]), as: UTF8.self),
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self),
+                version
+            )
+        }
+        guard let (method, target, version) = parsed else { return try parseRequestLineGeneral(buffer[line]) }
+        head.method = method
+        head.target = target
+        head.version = version
+    }
+
+    private mutating func parseRequestLineGeneral(_ line: ArraySlice<UInt8>) throws(HTTPParseError) {
         // method SP target SP version, found by hand: splitting into an array of slices allocates per request.
         guard let firstSpace = line.firstIndex(of: 0x20),
             let secondSpace = line[(firstSpace + 1)...].firstIndex(of: 0x20),
@@ -253,7 +313,64 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    private func parseField(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> (name: String, value: String) {
+    /// A field line's name and value (without surrounding whitespace), checked in one pass over its bytes; with
+    /// `noteFraming`, what it says about framing is recorded in `head`. Refused lines get their error from the
+    /// general path.
+    private mutating func parseField(_ line: Range<Int>, noteFraming: Bool) throws(HTTPParseError) -> (
+        name: String, value: String
+    ) {
+        let bodyBytesMax = limits.bodyBytesMax
+        let firstContentLength = noteFraming && head.contentLengthFields == 0
+        let parsed = buffer.withUnsafeBufferPointer { bytes -> (String, String, FieldKind, Int?)? in
+            var colon = line.lowerBound
+            while colon < line.upperBound && bytes[colon] != UInt8(ascii: ":") {
+                guard isTokenByte(bytes[colon]) else { return nil }
+                colon += 1
+            }
+            guard colon < line.upperBound, colon > line.lowerBound else { return nil }
+            var start = colon + 1
+            var end = line.upperBound
+            while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
+            while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
+            for index in start..<end where (bytes[index] < 0x20 && bytes[index] != 0x09) || bytes[index] == 0x7F {
+                return nil
+            }
+            let name = UnsafeBufferPointer(rebasing: bytes[line.lowerBound..<colon])
+            let value = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            var kind = FieldKind.other
+            var simpleLength: Int? = nil
+            if noteFraming {
+                switch name.count {
+                case 4 where asciiLowercaseEquals(name, "host"): kind = .host
+                case 10 where asciiLowercaseEquals(name, "connection"): kind = .connection
+                case 14 where asciiLowercaseEquals(name, "content-length"):
+                    kind = .contentLength
+                    if firstContentLength { simpleLength = simpleDecimal(value, max: bodyBytesMax) }
+                case 17 where asciiLowercaseEquals(name, "transfer-encoding"): kind = .transferEncoding
+                default: break
+                }
+            }
+            return (httpFieldNameString(name), httpFieldValueString(value), kind, simpleLength)
+        }
+        guard let (name, value, kind, simpleLength) = parsed else { return try parseFieldGeneral(buffer[line]) }
+        switch kind {
+        case .other: break
+        case .host: head.hosts += 1
+        case .connection: head.connectionFields += 1
+        case .contentLength:
+            if head.contentLengthFields == 0 { head.simpleContentLength = simpleLength }
+            head.contentLengthFields += 1
+        case .transferEncoding: head.transferEncodingFields += 1
+        }
+        return (name, value)
+    }
+
+    /// The fields that decide framing and connection reuse.
+    private enum FieldKind {
+        case other, host, connection, contentLength, transferEncoding
+    }
+
+    private func parseFieldGeneral(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> (name: String, value: String) {
         if let first = line.first, first == 0x20 || first == 0x09 {
             throw .badRequest("obsolete line folding (a header line starting with whitespace)")
         }
@@ -276,6 +393,24 @@ public struct HTTPRequestParser: Sendable {
 
     /// Decides how the body is framed once the empty line has arrived; returns the request if it has no body.
     private mutating func finishHead() throws(HTTPParseError) -> HTTPRequest? {
+        if head.version == .http11 {
+            guard head.hosts == 1 else {
+                throw .badRequest("HTTP/1.1 request with \(head.hosts) Host headers, expected 1")
+            }
+        }
+        guard head.transferEncodingFields == 0, head.contentLengthFields <= 1 else { return try finishHeadGeneral() }
+        var length = 0
+        if head.contentLengthFields == 1 {
+            guard let simple = head.simpleContentLength else { return try finishHeadGeneral() }
+            length = simple
+        }
+        guard length > 0 else { return finishRequest() }
+        state = .body(remaining: length)
+        return nil
+    }
+
+    /// Framing from the fields themselves, for Transfer-Encoding, several or unusual Content-Length fields.
+    private mutating func finishHeadGeneral() throws(HTTPParseError) -> HTTPRequest? {
         // One pass over the fields for the three that decide framing (most requests have none of the last two).
         var hosts = 0
         var transferEncodings: [String] = []
@@ -358,10 +493,14 @@ public struct HTTPRequestParser: Sendable {
     private mutating func finishRequest() -> HTTPRequest {
         var request = HTTPRequest(
             method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body)
-        let options = request.headers(named: "Connection").flatMap(commaList).map { $0.lowercased() }
-        switch request.version {
-        case .http11: request.keepAlive = !options.contains("close")
-        case .http10: request.keepAlive = options.contains("keep-alive") && !options.contains("close")
+        if head.connectionFields == 0 {
+            request.keepAlive = request.version == .http11
+        } else {
+            let options = request.headers(named: "Connection").flatMap(commaList).map { $0.lowercased() }
+            switch request.version {
+            case .http11: request.keepAlive = !options.contains("close")
+            case .http10: request.keepAlive = options.contains("keep-alive") && !options.contains("close")
+            }
         }
         head = Head()
         state = request.keepAlive ? .requestLine : .closed
@@ -375,6 +514,13 @@ public struct HTTPRequestParser: Sendable {
 
     /// Drops consumed bytes once they are at least half the buffer, so the cost stays linear in the input.
     private mutating func compact() {
+        if position == buffer.count {
+            // Everything consumed (the usual case): keep the storage for the next read.
+            if position > 0 { buffer.removeAll(keepingCapacity: true) }
+            position = 0
+            scanned = 0
+            return
+        }
         guard position > 0, position * 2 >= buffer.count else { return }
         buffer.removeSubrange(0..<position)
         scanned -= position
@@ -392,20 +538,79 @@ func commaList(_ value: String) -> [String] {
     }
 }
 
-/// tchar from RFC 9110 section 5.6.2.
+/// tchar from RFC 9110 section 5.6.2: ALPHA, DIGIT and ! # $ % & ' * + - . ^ _ ` | ~. A lookup in two 64-bit
+/// masks (bytes 0-63 and 64-127) instead of a chain of comparisons: this runs for every byte of every field name.
+@inline(__always)
 func isTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    // Spelled out rather than searched for in a string: this runs for every byte of every field name.
-    case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-        UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-        UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-        return true
-    default:
-        return false
+    let mask: UInt64 = byte < 64 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE
+    return byte < 128 && (mask >> UInt64(byte & 63)) & 1 != 0
+}
+
+/// The first index in `from..<to` holding `target`, or `to`: eight bytes at a time where the platform allows.
+@inline(__always)
+func httpFirstIndex(of target: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+    guard let base = bytes.baseAddress, start < end else { return max(start, end) }
+    var index = start
+    #if _endian(little)
+        let pattern = UInt64(target) &* 0x0101_0101_0101_0101
+        while index &+ 8 <= end {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self) ^ pattern
+            // The lowest flagged byte is the first zero byte of `word`, i.e. the first `target`.
+            let zeros = (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
+            if zeros != 0 { return index &+ zeros.trailingZeroBitCount >> 3 }
+            index &+= 8
+        }
+    #endif
+    while index < end && base[index] != target { index &+= 1 }
+    return index
+}
+
+/// The first index in `from..<to` holding CR or LF, or `to`: eight bytes at a time where the platform allows.
+@inline(__always)
+func httpFirstLineBreak(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int {
+    guard let base = bytes.baseAddress, start < end else { return max(start, end) }
+    var index = start
+    #if _endian(little)
+        while index &+ 8 <= end {
+            let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+            let lf = word ^ 0x0A0A_0A0A_0A0A_0A0A
+            let cr = word ^ 0x0D0D_0D0D_0D0D_0D0D
+            // Each term's lowest flagged byte is exact, so the lowest of both is the first CR or LF.
+            let found =
+                ((lf &- 0x0101_0101_0101_0101) & ~lf | (cr &- 0x0101_0101_0101_0101) & ~cr)
+                & 0x8080_8080_8080_8080
+            if found != 0 { return index &+ found.trailingZeroBitCount >> 3 }
+            index &+= 8
+        }
+    #endif
+    while index < end && base[index] != 0x0A && base[index] != 0x0D { index &+= 1 }
+    return index
+}
+
+/// Whether `bytes` equals `lowercase` ignoring ASCII case; `lowercase` must be lower case already.
+@inline(__always)
+func asciiLowercaseEquals(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+    guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+    let expected = lowercase.utf8Start
+    for index in 0..<bytes.count where asciiLower(bytes[index]) != expected[index] { return false }
+    return true
+}
+
+/// `bytes` as a decimal number when they are only digits and the number is at most `max`; nil otherwise (the
+/// general parser then decides, and words any error).
+func simpleDecimal(_ bytes: UnsafeBufferPointer<UInt8>, max: Int) -> Int? {
+    guard !bytes.isEmpty else { return nil }
+    var value = 0
+    var significant = 0
+    for byte in bytes {
+        let digit = byte &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        if significant > 0 || digit != 0 { significant += 1 }
+        // Eighteen digits always fit an Int; anything longer is left to the general path.
+        guard significant <= 18 else { return nil }
+        value = value &* 10 &+ Int(digit)
     }
+    return value <= max ? value : nil
 }
 
 func hexValue(_ byte: UInt8) -> Int? {

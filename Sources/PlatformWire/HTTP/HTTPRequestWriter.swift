@@ -9,21 +9,20 @@ extension HTTPRequest {
     /// exactly one Host header; Content-Length, Transfer-Encoding and Connection are written here and must not be
     /// among `headers`.
     public func serialized() -> [UInt8] {
-        precondition(!method.isEmpty && method.utf8.allSatisfy(isTokenByte), "method \(method) is not a token")
+        precondition(httpIsToken(method), "method \(method) is not a token")
         precondition(
-            !target.isEmpty && target.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F },
-            "request target \(target) is empty or has a space, control or non-ASCII byte")
+            httpIsTarget(target), "request target \(target) is empty or has a space, control or non-ASCII byte")
         precondition(
             version == .http10 || headers.filter({ httpNamesEqual($0.name, "Host") }).count == 1,
             "an HTTP/1.1 request needs exactly one Host header")
         var bytes: [UInt8] = []
         bytes.reserveCapacity(64 + target.utf8.count + headers.count * 32 + body.count)
-        bytes.append(contentsOf: method.utf8)
+        appendUTF8(method, to: &bytes)
         bytes.append(0x20)
-        bytes.append(contentsOf: target.utf8)
+        appendUTF8(target, to: &bytes)
         bytes.append(0x20)
-        bytes.append(contentsOf: version.text.utf8)
-        bytes.append(contentsOf: [0x0D, 0x0A])
+        appendUTF8(version.text, to: &bytes)
+        appendCRLF(to: &bytes)
         for (name, value) in headers { appendField(name: name, value: value, to: &bytes) }
         appendFraming(method: method, bodyCount: body.count, version: version, keepAlive: keepAlive, to: &bytes)
         bytes.append(contentsOf: body)
@@ -55,19 +54,12 @@ public struct HTTPRequestWriter: Sendable {
         method: String, target: String, body: [UInt8], keepAlive: Bool = true,
         extra: [(name: String, value: String)] = [], to bytes: inout [UInt8]
     ) {
-        precondition(!method.isEmpty && method.utf8.allSatisfy(isTokenByte), "method \(method) is not a token")
-        precondition(
-            !target.isEmpty && target.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F },
-            "request target \(target) is empty or has a space, control or non-ASCII byte")
-        bytes.reserveCapacity(bytes.count + method.utf8.count + target.utf8.count + fieldBytes.count + 64 + body.count)
-        bytes.append(contentsOf: method.utf8)
-        bytes.append(0x20)
-        bytes.append(contentsOf: target.utf8)
-        bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        bytes.append(contentsOf: fieldBytes)
-        for (name, value) in extra { appendField(name: name, value: value, to: &bytes) }
-        appendFraming(method: method, bodyCount: body.count, version: .http11, keepAlive: keepAlive, to: &bytes)
-        bytes.append(contentsOf: body)
+        let request = serialized(method: method, target: target, body: body, keepAlive: keepAlive, extra: extra)
+        if bytes.isEmpty {
+            bytes = request
+        } else {
+            bytes.append(contentsOf: request)
+        }
     }
 
     /// One HTTP/1.1 request's bytes.
@@ -75,25 +67,71 @@ public struct HTTPRequestWriter: Sendable {
         method: String, target: String, body: [UInt8] = [], keepAlive: Bool = true,
         extra: [(name: String, value: String)] = []
     ) -> [UInt8] {
-        var bytes: [UInt8] = []
-        append(method: method, target: target, body: body, keepAlive: keepAlive, extra: extra, to: &bytes)
-        return bytes
+        // The checks first, in the order the bytes are written; then the exact length, and one pass writing it.
+        precondition(httpIsToken(method), "method \(method) is not a token")
+        precondition(
+            httpIsTarget(target), "request target \(target) is empty or has a space, control or non-ASCII byte")
+        var count = method.utf8.count + 1 + target.utf8.count + 11 + fieldBytes.count
+        for (name, value) in extra {
+            checkField(name: name, value: value)
+            count += name.utf8.count + 2 + value.utf8.count + 2
+        }
+        let hasLength = body.count > 0 || method == "POST" || method == "PUT" || method == "PATCH"
+        let lengthDigits = hasLength ? httpDecimalDigits(body.count) : 0
+        if hasLength { count += 16 + lengthDigits + 2 }
+        if !keepAlive { count += 19 }
+        count += 2 + body.count
+        return httpBytes(count: count) { cursor in
+            cursor.write(method)
+            cursor.write(0x20)
+            cursor.write(target)
+            cursor.write(" HTTP/1.1\r\n")
+            cursor.write(fieldBytes)
+            for (name, value) in extra {
+                cursor.write(name)
+                cursor.write(UInt8(ascii: ":"))
+                cursor.write(0x20)
+                cursor.write(value)
+                cursor.writeCRLF()
+            }
+            if hasLength {
+                cursor.write("Content-Length: ")
+                cursor.writeDecimal(body.count, digits: lengthDigits)
+                cursor.writeCRLF()
+            }
+            if !keepAlive { cursor.write("Connection: close\r\n") }
+            cursor.writeCRLF()
+            cursor.write(body)
+        }
     }
+}
+
+/// The checks `appendField` makes, without writing.
+private func checkField(name: String, value: String) {
+    precondition(httpIsToken(name), "header name \(name) is not a token")
+    precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
+    precondition(!httpHasLineBreakOrNUL(value), "header \(name) contains CR, LF or NUL")
 }
 
 /// `name: value` CRLF, after checking the name is a token, the value cannot forge a line, and the field is not
 /// one the writer derives itself.
 private func appendField(name: String, value: String, to bytes: inout [UInt8]) {
-    precondition(!name.isEmpty && name.utf8.allSatisfy(isTokenByte), "header name \(name) is not a token")
-    precondition(
-        !httpNamesEqual(name, "Content-Length") && !httpNamesEqual(name, "Transfer-Encoding")
-            && !httpNamesEqual(name, "Connection"),
-        "header \(name) is written by the serializer")
-    precondition(!value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }, "header \(name) contains CR, LF or NUL")
-    bytes.append(contentsOf: name.utf8)
-    bytes.append(contentsOf: [UInt8(ascii: ":"), 0x20])
-    bytes.append(contentsOf: value.utf8)
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    checkField(name: name, value: value)
+    appendUTF8(name, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    bytes.append(0x20)
+    appendUTF8(value, to: &bytes)
+    appendCRLF(to: &bytes)
+}
+
+/// Content-Length, Transfer-Encoding or Connection, in any case; other names are passed over on their length.
+private func isWrittenBySerializer(_ name: String) -> Bool {
+    switch name.utf8.count {
+    case 14: httpNamesEqual(name, "Content-Length")
+    case 17: httpNamesEqual(name, "Transfer-Encoding")
+    case 10: httpNamesEqual(name, "Connection")
+    default: false
+    }
 }
 
 /// Content-Length (RFC 9110 section 8.6: sent when there is content, or when the method gives content meaning
@@ -102,14 +140,14 @@ private func appendFraming(
     method: String, bodyCount: Int, version: HTTPVersion, keepAlive: Bool, to bytes: inout [UInt8]
 ) {
     if bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-        bytes.append(contentsOf: "Content-Length: ".utf8)
+        appendUTF8("Content-Length: ", to: &bytes)
         appendDecimal(bodyCount, to: &bytes)
-        bytes.append(contentsOf: [0x0D, 0x0A])
+        appendCRLF(to: &bytes)
     }
     switch (version, keepAlive) {
-    case (.http11, false): bytes.append(contentsOf: "Connection: close\r\n".utf8)
-    case (.http10, true): bytes.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+    case (.http11, false): appendUTF8("Connection: close\r\n", to: &bytes)
+    case (.http10, true): appendUTF8("Connection: keep-alive\r\n", to: &bytes)
     case (.http11, true), (.http10, false): break
     }
-    bytes.append(contentsOf: [0x0D, 0x0A])
+    appendCRLF(to: &bytes)
 }

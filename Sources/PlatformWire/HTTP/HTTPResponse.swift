@@ -33,39 +33,48 @@ public struct HTTPResponse: Sendable, Equatable {
 
     /// The status line, headers, Content-Length, optional `Connection: close`, an empty line and the body.
     public func serialized() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(96 + headers.count * 40 + body.count)
-        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(status, to: &bytes)
-        bytes.append(0x20)
-        appendChecked(reason, to: &bytes, what: "reason phrase")
-        bytes.append(contentsOf: [0x0D, 0x0A])
+        // A CR or LF in a header would let its author forge further headers: that is a programmer error here,
+        // since values from peers must be checked before they reach a response. The checks come first, in the
+        // order the bytes are written; then the exact length, and one pass writing it.
+        let statusDigits = httpDecimalDigits(status)
+        precondition(!httpHasLineBreakOrNUL(reason), "reason phrase contains CR, LF or NUL")
+        var count = 9 + statusDigits + 1 + reason.utf8.count + 2
         for (name, value) in headers {
-            precondition(
-                !httpNamesEqual(name, "Content-Length") && !httpNamesEqual(name, "Connection"),
-                "header \(name) is written by the serializer")
-            appendChecked(name, to: &bytes, what: "header name")
-            bytes.append(contentsOf: [UInt8(ascii: ":"), 0x20])
-            appendChecked(value, to: &bytes, what: "header value")
-            bytes.append(contentsOf: [0x0D, 0x0A])
+            precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
+            precondition(!httpHasLineBreakOrNUL(name), "header name contains CR, LF or NUL")
+            precondition(!httpHasLineBreakOrNUL(value), "header value contains CR, LF or NUL")
+            count += name.utf8.count + 2 + value.utf8.count + 2
         }
-        bytes.append(contentsOf: "Content-Length: ".utf8)
-        appendDecimal(body.count, to: &bytes)
-        bytes.append(contentsOf: [0x0D, 0x0A])
-        if closeConnection { bytes.append(contentsOf: "Connection: close\r\n".utf8) }
-        bytes.append(contentsOf: [0x0D, 0x0A])
-        bytes.append(contentsOf: body)
-        return bytes
+        let lengthDigits = httpDecimalDigits(body.count)
+        count += 16 + lengthDigits + 2 + (closeConnection ? 19 : 0) + 2 + body.count
+        return httpBytes(count: count) { cursor in
+            cursor.write("HTTP/1.1 ")
+            cursor.writeDecimal(status, digits: statusDigits)
+            cursor.write(0x20)
+            cursor.write(reason)
+            cursor.writeCRLF()
+            for (name, value) in headers {
+                cursor.write(name)
+                cursor.write(UInt8(ascii: ":"))
+                cursor.write(0x20)
+                cursor.write(value)
+                cursor.writeCRLF()
+            }
+            cursor.write("Content-Length: ")
+            cursor.writeDecimal(body.count, digits: lengthDigits)
+            cursor.writeCRLF()
+            if closeConnection { cursor.write("Connection: close\r\n") }
+            cursor.writeCRLF()
+            cursor.write(body)
+        }
     }
 
-    /// A CR or LF in a header would let its author forge further headers: that is a programmer error here,
-    /// since values from peers must be checked before they reach a response.
-    private func appendChecked(_ text: String, to bytes: inout [UInt8], what: String) {
-        let start = bytes.count
-        bytes.append(contentsOf: text.utf8)
-        for index in start..<bytes.count {
-            let byte = bytes[index]
-            precondition(byte != 0x0D && byte != 0x0A && byte != 0, "\(what) contains CR, LF or NUL")
+    /// Content-Length or Connection, in any case; other names are passed over on their length.
+    private func isWrittenBySerializer(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 14: httpNamesEqual(name, "Content-Length")
+        case 10: httpNamesEqual(name, "Connection")
+        default: false
         }
     }
 

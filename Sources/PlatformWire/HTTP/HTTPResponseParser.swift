@@ -181,6 +181,16 @@ public struct HTTPResponseParser: Sendable {
         }
     }
 
+    /// The same for a read buffer, copied at once (the generic version, called from another module, is not
+    /// specialized and copies byte by byte).
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        switch state {
+        case .closed, .failed: return
+        case .statusLine, .headers, .body, .untilClose, .chunkSize, .chunkData, .chunkDataEnd, .trailers:
+            buffer.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
     /// Records that the peer closed the connection (a read returned end of file). The next `next()` ends a body
     /// that runs until close, or reports what the close cut short.
     public mutating func connectionClosed() {
@@ -255,7 +265,12 @@ public struct HTTPResponseParser: Sendable {
                 noteFraming(name: name, value: value)
                 // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
                 head.headers.append(
-                    (String(decoding: buffer[name], as: UTF8.self), String(decoding: buffer[value], as: UTF8.self)))
+                    buffer.withUnsafeBufferPointer { bytes in
+                        (
+                            httpFieldNameString(UnsafeBufferPointer(rebasing: bytes[name])),
+                            httpFieldValueString(UnsafeBufferPointer(rebasing: bytes[value]))
+                        )
+                    })
             case .body(let remaining):
                 let left = takeBody(remaining)
                 guard left == 0 else {
@@ -359,11 +374,7 @@ public struct HTTPResponseParser: Sendable {
         // One pass that stops at the first CR or LF: a well-formed line ends at a CR followed by LF, so a stop
         // anywhere else is a bare CR or LF, found without a second scan of the line.
         let start = max(scanned, position)
-        let stop = buffer.withUnsafeBufferPointer { bytes in
-            var index = start
-            while index < bytes.count && bytes[index] != 0x0A && bytes[index] != 0x0D { index += 1 }
-            return index
-        }
+        let stop = buffer.withUnsafeBufferPointer { httpFirstLineBreak(in: $0, from: start, to: $0.count) }
         // The limit is checked before the line's syntax, the same way whether or not the rest has arrived.
         guard stop < buffer.count, buffer[stop] == 0x0A || stop + 1 < buffer.count else {
             scanned = stop
@@ -515,9 +526,20 @@ public struct HTTPResponseParser: Sendable {
 
     /// Records what a field says about framing, reading its bytes without building strings.
     private mutating func noteFraming(name: Range<Int>, value: Range<Int>) {
-        let name = buffer[name]
+        // Most fields are passed over on their name's length alone.
+        let kind = buffer.withUnsafeBufferPointer { bytes -> FramingField? in
+            let name = UnsafeBufferPointer(rebasing: bytes[name])
+            switch name.count {
+            case 14 where asciiLowercaseEquals(name, "content-length"): return .contentLength
+            case 17 where asciiLowercaseEquals(name, "transfer-encoding"): return .transferEncoding
+            case 10 where asciiLowercaseEquals(name, "connection"): return .connection
+            default: return nil
+            }
+        }
+        guard let kind else { return }
         let value = buffer[value]
-        if asciiLowercaseEquals(name, "content-length") {
+        switch kind {
+        case .contentLength:
             guard head.contentLengthError == nil else { return }
             do throws(HTTPResponseParseError) {
                 let length = try parseContentLength(value)
@@ -528,12 +550,16 @@ public struct HTTPResponseParser: Sendable {
             } catch {
                 head.contentLengthError = error
             }
-        } else if asciiLowercaseEquals(name, "transfer-encoding") {
+        case .transferEncoding:
             head.transferEncodingFields += 1
-        } else if asciiLowercaseEquals(name, "connection") {
+        case .connection:
             head.connectionClose = head.connectionClose || listHasToken(value, "close")
             head.connectionKeepAlive = head.connectionKeepAlive || listHasToken(value, "keep-alive")
         }
+    }
+
+    private enum FramingField {
+        case contentLength, transferEncoding, connection
     }
 
     /// One Content-Length field's length: each comma-separated element decimal, all equal, within the limit.
