@@ -8,10 +8,13 @@
 #             with a static key, rate limits out of the way and LOG_LEVEL=warn
 #   nginx     Debian's nginx proxying /v2/ to the same upstream (keep-alive upstream pool), the peer a gateway
 #             is usually compared with
+#   recording the same gateway configuration with `--record DIR`, so the cost of recording every machine input is
+#             measured against the gateway in the same rounds; its trace is replayed at the end
+#             (`aiplatform replay`), which must report every reactor identical
 #
 # What it measures:
-#   1. Closed loop, wrk (--latency): ROUNDS rounds, each running the three targets in turn (upstream directly,
-#      through nginx, through the gateway) for DURATION seconds with the same threads and connections, POSTing a
+#   1. Closed loop, wrk (--latency): ROUNDS rounds, each running the four targets in turn (upstream directly,
+#      through nginx, through the gateway, through the recording gateway) for DURATION seconds with the same threads and connections, POSTing a
 #      small KServe v2 body to /v2/models/sample-classifier/infer. Prints requests/s, p50 and p99 per run and the
 #      median per target.
 #   2. Open loop at half the gateway's median peak rate, `aiplatform load` (latency from the time each request
@@ -21,7 +24,7 @@
 #      the gateway's VmRSS (from /proc/PID/status) before and while they are held.
 #
 # It measures and never asserts: it exits 0 when it ran to the end, whatever the figures. Bounded: about
-# 3 × ROUNDS × DURATION s of wrk, 3 × 10 s of open-loop load and under a minute for the rest, plus the build.
+# 4 × ROUNDS × DURATION s of wrk, 3 × 10 s of open-loop load and under a minute for the rest, plus the build.
 #
 # Usage: deploy/local/bench-serve.sh            (environment: ROUNDS=3 DURATION=10 THREADS=2 CONNECTIONS=64
 #                                                HOLD=10000 SKIP_BUILD=1 to reuse .build/release/aiplatform)
@@ -99,6 +102,7 @@ upstream_gateway_port="$(free_port)"
 upstream_port="$(free_port)"
 gateway_port="$(free_port)"
 nginx_port="$(free_port)"
+recording_port="$(free_port)"
 
 echo "== starting the upstream (reference backend on 127.0.0.1:$upstream_port)"
 LOG_LEVEL=warn "$bin" serve --host 127.0.0.1 --port "$upstream_gateway_port" --reference-port "$upstream_port" \
@@ -131,6 +135,14 @@ ensure_gateway() {
 
 echo "== starting the gateway under test on 127.0.0.1:$gateway_port"
 start_gateway
+
+echo "== starting the recording gateway on 127.0.0.1:$recording_port (trace in $work/trace)"
+LOG_LEVEL=warn "$bin" serve --host 127.0.0.1 --port "$recording_port" --backend "http://127.0.0.1:$upstream_port" \
+    --api-key "bench:$secret" --rate-limit 1000000000 --burst 100000000 --record "$work/trace" \
+    --data-dir "$work/recording-data" --model-repository "$repo/deploy/models" >"$work/recording.log" 2>&1 &
+recording_pid="$!"
+pids+=("$recording_pid")
+wait_http "http://127.0.0.1:$recording_port/health"
 
 echo "== starting nginx on 127.0.0.1:$nginx_port"
 mkdir -p "$work/nginx"
@@ -177,8 +189,11 @@ declare -A url=(
     [upstream]="http://127.0.0.1:$upstream_port$path"
     [nginx]="http://127.0.0.1:$nginx_port$path"
     [gateway]="http://127.0.0.1:$gateway_port$path"
+    [recording]="http://127.0.0.1:$recording_port$path"
 )
-targets=(upstream nginx gateway)
+targets=(upstream nginx gateway recording)
+# The open loop and the memory check compare the gateway with its peers; recording is a closed-loop ratio.
+open_targets=(upstream nginx gateway)
 
 # Every target must answer the body with 200 before anything is measured.
 for target in "${targets[@]}"; do
@@ -246,7 +261,7 @@ load_connections=$((connections < 10000 ? connections : 10000))
 echo "== open loop at half the gateway's peak:" \
     "aiplatform load --rate $half --duration 10 --connections $load_connections"
 declare -A open_p50=() open_p90=() open_p99=() open_max=() open_rate=()
-for target in "${targets[@]}"; do
+for target in "${open_targets[@]}"; do
     [ "$target" != gateway ] || ensure_gateway
     output="$(timeout 60 "$bin" load "${url[$target]}" --rate "$half" --duration 10 --connections "$load_connections" \
         --body "$work/body.json" --header "Authorization: Bearer $secret" || true)"
@@ -324,7 +339,7 @@ echo
 echo "open loop (aiplatform load) at $half requests/s, $load_connections connections, 10 s:"
 printf '| %-8s | %12s | %9s | %9s | %9s | %9s |\n' target "achieved/s" "p50 ms" "p90 ms" "p99 ms" "max ms"
 printf '| %-8s | %12s | %9s | %9s | %9s | %9s |\n' --- --- --- --- --- ---
-for target in "${targets[@]}"; do
+for target in "${open_targets[@]}"; do
     printf '| %-8s | %12s | %9s | %9s | %9s | %9s |\n' "$target" "${open_rate[$target]}" "${open_p50[$target]}" \
         "${open_p90[$target]}" "${open_p99[$target]}" "${open_max[$target]}"
 done
@@ -332,6 +347,21 @@ added_p50="$(awk -v g="${open_p50[gateway]}" -v u="${open_p50[upstream]}" 'BEGIN
 added_p99="$(awk -v g="${open_p99[gateway]}" -v u="${open_p99[upstream]}" 'BEGIN { printf "%.3f", g - u }')"
 echo "gateway added latency at ${half}/s (open loop, vs upstream direct): p50 +${added_p50} ms, p99 +${added_p99} ms"
 echo "gateway RSS: ${rss_before} MB idle, ${rss_held} MB with $hold connections held"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
+echo "gateway / nginx requests/s: $(ratio "${rps_median[gateway]}" "${rps_median[nginx]}")" \
+    "(per round: $(for i in $(seq 1 "$rounds"); do
+        printf '%s ' "$(ratio "$(echo "${rps_runs[gateway]}" | awk -v i="$i" '{ print $i }')" \
+            "$(echo "${rps_runs[nginx]}" | awk -v i="$i" '{ print $i }')")"
+    done | sed 's/ $//'))"
+echo "recording / gateway requests/s: $(ratio "${rps_median[recording]}" "${rps_median[gateway]}")" \
+    "(per round: $(for i in $(seq 1 "$rounds"); do
+        printf '%s ' "$(ratio "$(echo "${rps_runs[recording]}" | awk -v i="$i" '{ print $i }')" \
+            "$(echo "${rps_runs[gateway]}" | awk -v i="$i" '{ print $i }')")"
+    done | sed 's/ $//'))"
+kill "$recording_pid" 2>/dev/null || true
+wait "$recording_pid" 2>/dev/null || true
+echo "replay of the recording gateway's trace ($(du -sh "$work/trace" | cut -f1)):"
+timeout 300 "$bin" replay "$work/trace" 2>&1 | tail -n 4 | sed 's/^/  /' || true
 if [ "$gateway_starts" -gt 1 ]; then
     echo "the gateway died $((gateway_starts - 1)) time(s) during the run; its log: out/bench-serve/gateway.log"
 fi

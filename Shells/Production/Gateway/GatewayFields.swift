@@ -13,18 +13,23 @@ struct GatewayFields {
 
     /// The first value of each field, as `HTTPFields.header(_:)` would give it (names compared without case).
     init(_ request: HTTPRequest) {
-        for (name, value) in request.headers {
-            switch name.utf8.count {
-            case 13 where authorization == nil && Self.named(name, "authorization"): authorization = value
-            case 9 where apiKey == nil && Self.named(name, "x-api-key"): apiKey = value
+        // Fields are read in place; a value is copied out only when its name is one of these.
+        let headers = request.headers
+        for index in headers.indices {
+            switch headers[index].name.utf8.count {
+            case 13 where authorization == nil && Self.named(headers[index].name, "authorization"):
+                authorization = headers[index].value
+            case 9 where apiKey == nil && Self.named(headers[index].name, "x-api-key"): apiKey = headers[index].value
             case 12:
-                if requestID == nil && Self.named(name, "x-request-id") {
-                    requestID = value
-                } else if stickyKey == nil && Self.named(name, "x-sticky-key") {
-                    stickyKey = value
+                if requestID == nil && Self.named(headers[index].name, "x-request-id") {
+                    requestID = headers[index].value
+                } else if stickyKey == nil && Self.named(headers[index].name, "x-sticky-key") {
+                    stickyKey = headers[index].value
                 }
-            case 20 where timeoutMs == nil && Self.named(name, "x-request-timeout-ms"): timeoutMs = value
-            case 11 where traceparent == nil && Self.named(name, "traceparent"): traceparent = value
+            case 20 where timeoutMs == nil && Self.named(headers[index].name, "x-request-timeout-ms"):
+                timeoutMs = headers[index].value
+            case 11 where traceparent == nil && Self.named(headers[index].name, "traceparent"):
+                traceparent = headers[index].value
             default: break
             }
         }
@@ -34,28 +39,41 @@ struct GatewayFields {
     /// Authorization field of another scheme gives "" even when X-API-Key is present.
     var credential: String {
         guard var authorization else { return apiKey ?? "" }
-        return authorization.withUTF8 { bytes in
-            guard bytes.count > 7 else { return "" }
+        let token: Range<Int>? = authorization.withUTF8 { bytes in
+            guard bytes.count > 7 else { return nil }
             let scheme = "bearer "
-            for (index, expected) in scheme.utf8.enumerated() where bytes[index] | 0x20 != expected { return "" }
+            for (index, expected) in scheme.utf8.enumerated() where bytes[index] | 0x20 != expected { return nil }
             var start = 7
             var end = bytes.count
             while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }
             while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+            return start..<end
         }
+        guard let token else { return "" }
+        // A slice of a String is known to be valid UTF-8: copied, not decoded again.
+        let utf8 = authorization.utf8
+        return String(
+            authorization[
+                utf8.index(
+                    utf8.startIndex, offsetBy: token.lowerBound)..<utf8.index(
+                        utf8.startIndex, offsetBy: token.upperBound)])
     }
 
     /// Whether a field name (a token, as the parser checked) equals `lowercase` without regard to ASCII case. OR-ing
     /// 0x20 folds letters to lower case; of the other bytes in these names, only '-' could fold onto from CR, which
     /// no token contains.
     static func named(_ name: String, _ lowercase: StaticString) -> Bool {
-        var name = name
-        return name.withUTF8 { bytes in
-            guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-            let expected = lowercase.utf8Start
-            for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] { return false }
+        let expected = lowercase.utf8Start
+        let count = lowercase.utf8CodeUnitCount
+        let equal = name.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.count == count else { return false }
+            for index in 0..<count where bytes[index] | 0x20 != expected[index] { return false }
             return true
         }
+        if let equal { return equal }
+        // Not contiguous (a bridged string): compared byte by byte.
+        guard name.utf8.count == count else { return false }
+        for (index, byte) in name.utf8.enumerated() where byte | 0x20 != expected[index] { return false }
+        return true
     }
 }

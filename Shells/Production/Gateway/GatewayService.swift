@@ -376,7 +376,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             let body = pending.result ?? []
             switch pending.api {
             case .kserve:
-                answer = HTTPAnswers.json(200, bytes: body, requestID: requestID, extra: traceHeader(pending))
+                answer = HTTPAnswers.json(200, bytes: body, requestID: requestID, traceparent: pending.traceparent)
             case .seed:
                 let parsed = (try? JSONValue.parse(body)) ?? .object([])
                 let seed = SeedInferenceJSON.encodeResponse(

@@ -23,6 +23,17 @@ enum HTTPAnswers {
         return HTTPResponse(status: status, headers: headers, body: bytes, closeConnection: close)
     }
 
+    /// A JSON answer with the request id and, when the request is traced, its `traceparent`: the shape of every
+    /// successful inference, built without intermediate header lists.
+    static func json(_ status: Int, bytes: [UInt8], requestID: String, traceparent: String?) -> HTTPResponse {
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(3)
+        headers.append(jsonType)
+        headers.append(("X-Request-ID", requestID))
+        if let traceparent { headers.append(("traceparent", traceparent)) }
+        return HTTPResponse(status: status, headers: headers, body: bytes)
+    }
+
     /// The seed API's error body: `{"error": {"code", "message", "field"?}}`.
     static func seedError(
         _ kind: ErrorKind, message: String, field: String? = nil, retryAfter: Duration = .zero, requestID: String

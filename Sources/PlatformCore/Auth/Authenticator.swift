@@ -49,7 +49,7 @@ public struct Authenticator: Sendable {
 
     /// Which tenant (index into `keys`) a credential speaks for, if it may make a call needing `scope`.
     public func authorize(_ credential: String, scope: Scopes, now: Instant) -> APIKeyTable.Authorization {
-        if let apiKeys, let secretDigest, credential.hasPrefix(APIKeyStore.credentialPrefix) {
+        if let apiKeys, let secretDigest, credential.hasUTF8Prefix(APIKeyStore.credentialPrefix) {
             guard case .valid(let principal) = apiKeys.authenticate(credential, now: now, digest: secretDigest),
                 principal.tenant >= 0, principal.tenant < keys.count
             else { return .refused(.unauthorized) }
