@@ -128,6 +128,8 @@ struct FastScanner {
 
     @inline(__always)
     mutating func skipWhitespace() {
+        // Most tokens follow no whitespace or a single space.
+        guard position < count, base[position] <= 0x20 else { return }
         while position < count {
             switch base[position] {
             case 0x20, 0x09, 0x0A, 0x0D: position += 1
@@ -221,14 +223,15 @@ struct FastScanner {
     }
 
     /// A number by the JSON grammar, after whitespace, converted as the reference parser converts it.
-    @inline(__always)
     mutating func number() -> (value: Double, isInteger: Bool)? {
         skipWhitespace()
+        // A local index: the scan stays in registers, and `position` is written once.
         let start = position
+        var index = start
         var negative = false
-        if position < count, base[position] == UInt8(ascii: "-") {
+        if index < count, base[index] == UInt8(ascii: "-") {
             negative = true
-            position += 1
+            index += 1
         }
         // The significant digits and the decimal exponent, as `JSONParser.fastDouble` counts them.
         var mantissa: UInt64 = 0
@@ -237,54 +240,56 @@ struct FastScanner {
         var isInteger = true
         // An exponent of 1,000 or more is beyond the exact conversion; the fraction's digits cannot bring it back.
         var exponentHuge = false
-        guard position < count, base[position] &- UInt8(ascii: "0") < 10 else { return nil }
-        if base[position] == UInt8(ascii: "0") {
-            position += 1
+        guard index < count, base[index] &- UInt8(ascii: "0") < 10 else { return nil }
+        if base[index] == UInt8(ascii: "0") {
+            index += 1
         } else {
-            while position < count {
-                let digit = base[position] &- UInt8(ascii: "0")
+            while index < count {
+                let digit = base[index] &- UInt8(ascii: "0")
                 guard digit < 10 else { break }
-                if mantissa != 0 || digit != 0 { digits += 1 }
+                digits += 1
                 mantissa = mantissa &* 10 &+ UInt64(digit)
-                position += 1
+                index += 1
             }
         }
-        if position < count, base[position] == UInt8(ascii: ".") {
+        if index < count, base[index] == UInt8(ascii: ".") {
             isInteger = false
-            position += 1
-            guard position < count, base[position] &- UInt8(ascii: "0") < 10 else { return nil }
-            while position < count {
-                let digit = base[position] &- UInt8(ascii: "0")
+            index += 1
+            guard index < count, base[index] &- UInt8(ascii: "0") < 10 else { return nil }
+            while index < count {
+                let digit = base[index] &- UInt8(ascii: "0")
                 guard digit < 10 else { break }
                 if mantissa != 0 || digit != 0 { digits += 1 }
                 mantissa = mantissa &* 10 &+ UInt64(digit)
                 exponent -= 1
-                position += 1
+                index += 1
             }
         }
-        if position < count, base[position] | 0x20 == UInt8(ascii: "e") {
+        if index < count, base[index] | 0x20 == UInt8(ascii: "e") {
             isInteger = false
-            position += 1
+            index += 1
             var exponentNegative = false
-            if position < count, base[position] == UInt8(ascii: "+") || base[position] == UInt8(ascii: "-") {
-                exponentNegative = base[position] == UInt8(ascii: "-")
-                position += 1
+            if index < count, base[index] == UInt8(ascii: "+") || base[index] == UInt8(ascii: "-") {
+                exponentNegative = base[index] == UInt8(ascii: "-")
+                index += 1
             }
-            guard position < count, base[position] &- UInt8(ascii: "0") < 10 else { return nil }
+            guard index < count, base[index] &- UInt8(ascii: "0") < 10 else { return nil }
             var written = 0
-            while position < count {
-                let digit = base[position] &- UInt8(ascii: "0")
+            while index < count {
+                let digit = base[index] &- UInt8(ascii: "0")
                 guard digit < 10 else { break }
                 // Once past 1,000 the value stays there: the exact conversion is out of the question.
                 if written < 1_000 { written = written * 10 + Int(digit) }
-                position += 1
+                index += 1
             }
             if written >= 1_000 { exponentHuge = true }
             exponent += exponentNegative ? -written : written
         }
+        position = index
         if digits <= 15 && !exponentHuge && exponent >= -22 && exponent <= 22 {
-            // Both the digits and the power of ten are exact Doubles: one correctly rounded operation.
-            var value = Double(mantissa)
+            // Both the digits (below 10^15, so exact as an Int64 too) and the power of ten are exact Doubles: one
+            // correctly rounded operation.
+            var value = Double(Int64(truncatingIfNeeded: mantissa))
             if exponent < 0 {
                 value /= FastScanner.exactPowersOfTen[-exponent]
             } else {
@@ -292,7 +297,7 @@ struct FastScanner {
             }
             return (negative ? -value : value, isInteger)
         }
-        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: position - start), as: UTF8.self)
+        let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
         guard let value = Double(text), value.isFinite else { return nil }
         return (value, isInteger)
     }
@@ -330,6 +335,7 @@ struct FastScanner {
         guard take(UInt8(ascii: "[")) else { return nil }
         var tensors: [InferenceInputTensor] = []
         if take(UInt8(ascii: "]")) { return tensors }
+        tensors.reserveCapacity(1)
         while true {
             guard let tensor = tensor() else { return nil }
             tensors.append(tensor)
