@@ -29,8 +29,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     // Wherever the inference fast path answers, the reference path must accept the same body with the same result.
     if let fast = InferenceJSON.decodeRequestFast(bytes) {
+        // Bit for bit: the ranges' Doubles must agree in sign too (-0.0 against 0.0).
         guard let value = try? JSONValue.parse(bytes), let reference = try? InferenceJSON.decodeRequest(value),
-            reference == fast
+            reference == fast,
+            zip(reference.inputs, fast.inputs).allSatisfy({
+                $0.data.minimum.bitPattern == $1.data.minimum.bitPattern
+                    && $0.data.maximum.bitPattern == $1.data.maximum.bitPattern
+            })
         else { fatalError("the fast path decoded a body the reference path decodes differently") }
     }
     guard let value = try? JSONValue.parse(bytes) else { return 0 }

@@ -315,4 +315,121 @@ private func inferenceRefusal(_ text: String) throws -> InferenceRequestError? {
         // The fast path must actually take the common case, or the comparison proves nothing.
         #expect(decodedFast > 500, "the fast path decoded only \(decodedFast) bodies")
     }
+
+    /// Equal as `==` has it and, for the Doubles, bit for bit (so -0.0 and 0.0 differ).
+    static func identical(_ fast: InferenceRequestBody, _ reference: InferenceRequestBody) -> Bool {
+        fast == reference
+            && zip(fast.inputs, reference.inputs).allSatisfy {
+                $0.data.minimum.bitPattern == $1.data.minimum.bitPattern
+                    && $0.data.maximum.bitPattern == $1.data.maximum.bitPattern
+            }
+    }
+
+    /// The reference decoding of `bytes`, or nil when it refuses them.
+    static func reference(_ bytes: [UInt8]) -> InferenceRequestBody? {
+        guard let value = try? JSONValue.parse(bytes) else { return nil }
+        return try? InferenceJSON.decodeRequest(value)
+    }
+
+    /// The byte-level shortcuts (names and datatypes compared as packed words, strings skipped eight bytes at a
+    /// time, numbers converted in place): random variations of every piece, each decoded exactly as the
+    /// reference path decodes it wherever the fast path answers, bit for bit.
+    @Test func byteLevelShortcutsAgreeWithTheReferencePath() throws {
+        var random = SeededRandom(seed: 23)
+        func pick(_ choices: [String]) -> String { choices[random.below(choices.count)] }
+        let memberNames = [
+            "name", "datatype", "shape", "data", "nam", "names", "Name", "datatypes", "datatyp", "dat", "shap",
+            "n\\u0061me", "na\"me", "", "parameters",
+        ]
+        let datatypes =
+            TensorDatatype.allCases.map(\.name) + [
+                "fp32", "FP3", "FP322", "UINT", "UINT640", "BYTESX", "BOO", "F\\u0050\\u0033\\u0032", "FP32 ",
+                "\\u00e9",
+            ]
+        let numbers = [
+            "0", "-0", "-0.0", "0.0", "1", "-1", "5.1", "3.5", "1.4", "0.2", "1e5", "1E5", "1e+5", "1e-5", "-2.5e-3",
+            "123456789012345", "1234567890123456", "12345678901234567890", "0.1234567890123456789", "1e22", "1e23",
+            "1e-22", "1e-23", "9e15", "8999999999999999", "1e308", "1e309", "-1e309", "1e-400", "1e0001",
+            "1e1000", "1e-1000", "0.00000000000000000000000000001e30", "1" + String(repeating: "0", count: 30),
+            "01", "1.", ".5", "-", "1e", "1e+", "+1", "0x10", "1.5.5", "Infinity", "NaN", "4.", "2.e3",
+            // A long fraction must not bring a huge exponent back into the exact range.
+            "0." + String(repeating: "0", count: 1_009) + "1e10100",
+            "0." + String(repeating: "0", count: 1_009) + "1e1010",
+        ]
+        let strings = [
+            "\"s\"", "\"\"", "\"features\"", "\"exactly8\"", "\"a much longer name that spans words\"", "\"caf\u{e9}\"",
+            "\"\u{1F600} and more text here\"", "\"tab\there\"", "\"esc\\\"aped\"", "\"back\\\\slash\"", "\"x\u{7F}\"",
+        ]
+        let spaces = ["", " ", "  ", "\n", "\t", "\r\n "]
+        var decodedFast = 0
+        for _ in 0..<20_000 {
+            let kind = random.below(4)
+            var elements: [String] = []
+            for _ in 0..<random.below(5) {
+                switch kind {
+                case 0: elements.append(pick(numbers))
+                case 1: elements.append(pick(strings))
+                case 2: elements.append(random.below(2) == 0 ? "true" : pick(["false", "tru", "falsey", "null"]))
+                default: elements.append(pick(numbers + strings + ["true"]))
+                }
+            }
+            func gap() -> String { random.below(3) == 0 ? pick(spaces) : " " }
+            var members = [
+                "\"\(random.below(6) == 0 ? pick(memberNames) : "name")\":\(gap())\(random.below(4) == 0 ? pick(strings) : "\"x\"")",
+                "\"datatype\":\(gap())\"\(pick(datatypes))\"",
+                "\"shape\":\(gap())[\(random.below(4) == 0 ? pick(numbers) : "1"),\(gap())\(elements.count)]",
+                "\"data\":\(gap())[\(elements.joined(separator: ",\(gap())"))\(gap())]",
+            ]
+            for index in stride(from: members.count - 1, to: 0, by: -1) {
+                members.swapAt(index, random.below(index + 1))
+            }
+            var body = "{\(gap())\"inputs\":\(gap())[{\(gap())\(members.joined(separator: ",\(gap())"))\(gap())}]"
+            if random.below(3) == 0 { body += ",\(gap())\"id\":\(gap())\(pick(strings))" }
+            if random.below(4) == 0 { body += ", \"outputs\": [{\"name\":\(gap())\(pick(strings))}]" }
+            if random.below(10) == 0 { body += ", \"\(pick(["id", "inputs", "outputs", "ids", "input"]))\": []" }
+            body += "\(gap())}\(random.below(30) == 0 ? "x" : gap())"
+            // Cut short now and then, so the scan meets the end of the body everywhere.
+            var bytes = Array(body.utf8)
+            if random.below(10) == 0 { bytes.removeLast(random.below(bytes.count)) }
+            guard let fast = InferenceJSON.decodeRequestFast(bytes) else { continue }
+            decodedFast += 1
+            let reference = try #require(Self.reference(bytes), "\(body)")
+            #expect(Self.identical(fast, reference), "\(body)")
+        }
+        #expect(decodedFast > 2_000, "the fast path decoded only \(decodedFast) bodies")
+    }
+
+    @Test func fastPathTakesTheCommonBodies() throws {
+        let bodies = [
+            #"{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [5.1, 3.5, 1.4, 0.2]}]}"#,
+            #"{"id":"r1","inputs":[{"data":[1,2],"shape":[2],"datatype":"INT64","name":"x"}],"outputs":[{"name":"y"}]}"#,
+            #"{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [2], "data": ["héllo", "a somewhat longer text"]}]}"#,
+            #"{"inputs": [{"name": "b", "datatype": "BOOL", "shape": [2], "data": [true, false]}, "#
+                + #"{"name": "e", "datatype": "UINT16", "shape": [0], "data": []}]}"#,
+            #"{"inputs": [{"name": "z", "datatype": "FP64", "shape": [3], "data": [-0.0, 0, -0]}]}"#,
+            #"{"inputs": [{"name": "big", "datatype": "FP64", "shape": [2], "data": [1.7976931348623157e308, 1e-320]}]}"#,
+        ]
+        for body in bodies {
+            let bytes = Array(body.utf8)
+            let fast = try #require(InferenceJSON.decodeRequestFast(bytes), "\(body)")
+            let reference = try #require(Self.reference(bytes), "\(body)")
+            #expect(Self.identical(fast, reference), "\(body)")
+        }
+    }
+
+    /// The constants the fast path writes out are the ones it would compute.
+    @Test func writtenOutConstantsMatch() {
+        #expect(FastScanner.idKey == FastScanner.key("id"))
+        #expect(FastScanner.inputsKey == FastScanner.key("inputs"))
+        #expect(FastScanner.outputsKey == FastScanner.key("outputs"))
+        #expect(FastScanner.nameKey == FastScanner.key("name"))
+        #expect(FastScanner.datatypeKey == FastScanner.key("datatype"))
+        #expect(FastScanner.shapeKey == FastScanner.key("shape"))
+        #expect(FastScanner.dataKey == FastScanner.key("data"))
+        #expect(FastScanner.exactPowersOfTen.map(\.bitPattern) == JSONParser.exactPowersOfTen.map(\.bitPattern))
+        for datatype in TensorDatatype.allCases {
+            let body = #"{"inputs": [{"name": "x", "datatype": ""# + datatype.name + #"", "shape": [1], "data": [1]}]}"#
+            #expect(InferenceJSON.decodeRequestFast(Array(body.utf8))?.inputs.first?.datatype == datatype)
+        }
+    }
 }

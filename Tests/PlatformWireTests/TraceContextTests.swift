@@ -80,6 +80,34 @@ import Testing
         #expect(TraceContext(traceparent: root.traceparent) == root)
     }
 
+    /// The header written in place matches the plain formatting, digit for digit, and reads back as the same context.
+    @Test func formatsEveryNibbleLikeThePlainFormatting() throws {
+        func plain(_ value: UInt64, _ digits: Int) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: digits - text.count) + text
+        }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state ^ (state >> 29)
+        }
+        for round in 0..<500 {
+            // Every fourth id has its high half cleared, so leading zeros are covered too.
+            let high = round % 4 == 0 ? next() >> 40 : next()
+            let context = TraceContext(
+                traceIDHigh: high, traceIDLow: next() | 1, parentID: next() | 1,
+                flags: UInt8(truncatingIfNeeded: next()))
+            let expected =
+                "00-" + plain(context.traceIDHigh, 16) + plain(context.traceIDLow, 16) + "-"
+                + plain(context.parentID, 16) + "-" + plain(UInt64(context.flags), 2)
+            #expect(context.traceparent == expected)
+            #expect(context.traceparent.utf8.count == 55)
+            #expect(context.traceIDHex == plain(context.traceIDHigh, 16) + plain(context.traceIDLow, 16))
+            #expect(context.parentIDHex == plain(context.parentID, 16))
+            #expect(TraceContext(traceparent: context.traceparent) == context)
+        }
+    }
+
     @Test func requestIDsArePrintableAndBounded() {
         #expect(RequestIDHeader.sanitized("abc-123") == "abc-123")
         #expect(RequestIDHeader.sanitized("a b~!") == "a b~!")
@@ -92,5 +120,10 @@ import Testing
         #expect(RequestIDHeader.sanitized("tab\there") == nil)
         #expect(RequestIDHeader.sanitized("del\u{7F}") == nil)
         #expect(RequestIDHeader.sanitized("café") == nil)
+        #expect(RequestIDHeader.sanitized(" ") == nil)
+        #expect(RequestIDHeader.sanitized("~") == "~")
+        // A bridged or substring-made id takes the same rules as a native one.
+        let long = "0123456789abcdef0123456789abcdef-tail"
+        #expect(RequestIDHeader.sanitized(String(long.dropLast(5))) == "0123456789abcdef0123456789abcdef")
     }
 }

@@ -114,12 +114,17 @@ public enum InferenceValidation {
         }
         var elements = 0
         var bytes = 0
-        for (index, tensor) in request.inputs.enumerated() {
+        for index in request.inputs.indices {
+            let tensor = request.inputs[index]
             // Paths are built only for a refusal; interpolating them for every accepted tensor costs more than
             // checking it.
             func path() -> String { "inputs[\(index)]" }
-            if let error = checkName(tensor, at: index, in: request.inputs, spec: spec) { return error }
-            let schema = spec.inputs.first { $0.name.utf8.elementsEqual(tensor.name.utf8) }
+            // The schema is looked up once, for both the name check and the rest.
+            let schemaIndex = spec.inputs.firstIndex { sameBytes($0.name, tensor.name) }
+            if let error = checkName(tensor, at: index, in: request.inputs, spec: spec, known: schemaIndex != nil) {
+                return error
+            }
+            let schema = schemaIndex.map { spec.inputs[$0] }
             if let schema, tensor.datatype != schema.datatype {
                 let reason = "is \(tensor.datatype.name); input \"\(schema.name)\" takes \(schema.datatype.name)"
                 return InferenceRequestError(field: path() + ".datatype", reason: reason)
@@ -142,25 +147,55 @@ public enum InferenceValidation {
                 return InferenceRequestError(field: "inputs", reason: "hold more than \(limits.bytesMax) bytes in all")
             }
         }
-        for schema in spec.inputs
-        where !request.inputs.contains(where: { $0.name.utf8.elementsEqual(schema.name.utf8) }) {
-            let reason = "lacks the input \"\(schema.name)\" that \(spec.name) version \(spec.version) takes"
-            return InferenceRequestError(field: "inputs", reason: reason)
+        // Every tensor got past `checkName`, so with a schema their names are distinct and all the schema's: as
+        // many tensors as schema inputs then name every input, and the search below would find nothing.
+        if request.inputs.count != spec.inputs.count {
+            for schema in spec.inputs where !request.inputs.contains(where: { sameBytes($0.name, schema.name) }) {
+                let reason = "lacks the input \"\(schema.name)\" that \(spec.name) version \(spec.version) takes"
+                return InferenceRequestError(field: "inputs", reason: reason)
+            }
         }
         return checkOutputs(request.outputs, spec: spec, limits: limits)
     }
 
-    /// Nil when the tensor's name is known to `spec` (or `spec` declares no inputs) and not used before.
+    /// Whether two strings have the same UTF-8 bytes: names match byte for byte, not merely when Unicode calls
+    /// them equivalent (as `==` would).
+    @inline(__always)
+    static func sameBytes(_ first: String, _ second: String) -> Bool {
+        let firstBytes = first.utf8
+        let secondBytes = second.utf8
+        guard firstBytes.count == secondBytes.count else { return false }
+        let compared = firstBytes.withContiguousStorageIfAvailable { firstBuffer in
+            secondBytes.withContiguousStorageIfAvailable { secondBuffer in
+                var index = 0
+                while index < firstBuffer.count {
+                    if firstBuffer[index] != secondBuffer[index] { return false }
+                    index += 1
+                }
+                return true
+            }
+        }
+        if let compared, let compared { return compared }
+        return firstBytes.elementsEqual(secondBytes)
+    }
+
+    /// Nil when the tensor's name is not empty, not used before, and `known` to `spec` (or `spec` declares no
+    /// inputs).
     static func checkName(
-        _ tensor: InferenceInputTensor, at index: Int, in inputs: [InferenceInputTensor], spec: ModelVersionSpec
+        _ tensor: InferenceInputTensor, at index: Int, in inputs: [InferenceInputTensor], spec: ModelVersionSpec,
+        known: Bool
     ) -> InferenceRequestError? {
         func field() -> String { "inputs[\(index)].name" }
         if tensor.name.isEmpty { return InferenceRequestError(field: field(), reason: "must not be empty") }
-        if inputs[..<index].contains(where: { $0.name.utf8.elementsEqual(tensor.name.utf8) }) {
-            let reason = "duplicates the name \"\(tensor.name)\" of an earlier input"
-            return InferenceRequestError(field: field(), reason: reason)
+        var earlier = 0
+        while earlier < index {
+            if sameBytes(inputs[earlier].name, tensor.name) {
+                let reason = "duplicates the name \"\(tensor.name)\" of an earlier input"
+                return InferenceRequestError(field: field(), reason: reason)
+            }
+            earlier += 1
         }
-        if !spec.inputs.isEmpty && !spec.inputs.contains(where: { $0.name.utf8.elementsEqual(tensor.name.utf8) }) {
+        if !spec.inputs.isEmpty && !known {
             let reason = "\(spec.name) version \(spec.version) has no input named \"\(tensor.name)\""
             return InferenceRequestError(field: field(), reason: reason)
         }
@@ -183,7 +218,8 @@ public enum InferenceValidation {
             return .failure(InferenceRequestError(field: path() + ".shape", reason: reason))
         }
         var count: Int64 = 1
-        for (axis, dimension) in shape.enumerated() {
+        for axis in shape.indices {
+            let dimension = shape[axis]
             func field() -> String { "\(path()).shape[\(axis)]" }
             if dimension < 1 {
                 return .failure(InferenceRequestError(field: field(), reason: "must be at least 1; got \(dimension)"))
@@ -245,10 +281,10 @@ public enum InferenceValidation {
         }
         for (index, name) in outputs.enumerated() {
             func field() -> String { "outputs[\(index)].name" }
-            if outputs[..<index].contains(where: { $0.utf8.elementsEqual(name.utf8) }) {
+            if outputs[..<index].contains(where: { sameBytes($0, name) }) {
                 return InferenceRequestError(field: field(), reason: "asks for \"\(name)\" twice")
             }
-            if !spec.outputs.isEmpty && !spec.outputs.contains(where: { $0.name.utf8.elementsEqual(name.utf8) }) {
+            if !spec.outputs.isEmpty && !spec.outputs.contains(where: { sameBytes($0.name, name) }) {
                 let reason = "\(spec.name) version \(spec.version) has no output named \"\(name)\""
                 return InferenceRequestError(field: field(), reason: reason)
             }

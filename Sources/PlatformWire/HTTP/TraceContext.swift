@@ -25,25 +25,40 @@ public struct TraceContext: Sendable, Hashable {
     public var sampled: Bool { flags & 0x01 != 0 }
 
     /// The 32 lowercase hex digits of the trace id, as logs carry it.
-    public var traceIDHex: String { hex(traceIDHigh, digits: 16) + hex(traceIDLow, digits: 16) }
+    public var traceIDHex: String {
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            writeHex(traceIDHigh, digits: 16, to: buffer.baseAddress!)
+            writeHex(traceIDLow, digits: 16, to: buffer.baseAddress! + 16)
+            return 32
+        }
+    }
 
     /// The 16 lowercase hex digits of the parent id.
-    public var parentIDHex: String { hex(parentID, digits: 16) }
+    public var parentIDHex: String {
+        String(unsafeUninitializedCapacity: 16) { buffer in
+            writeHex(parentID, digits: 16, to: buffer.baseAddress!)
+            return 16
+        }
+    }
 
     /// The header value to send, always version 00: we speak only that version, and the spec has a newer-version
     /// header continued downstream as 00 with the fields we understood.
     public var traceparent: String {
-        // Written byte by byte: it is made for every request, and String concatenation costs several times more.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(55)
-        bytes.append(contentsOf: "00-".utf8)
-        appendHex(traceIDHigh, digits: 16, to: &bytes)
-        appendHex(traceIDLow, digits: 16, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendHex(parentID, digits: 16, to: &bytes)
-        bytes.append(UInt8(ascii: "-"))
-        appendHex(UInt64(flags), digits: 2, to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        // Written in place into the string's own storage: it is made for every request, and String concatenation
+        // or an intermediate array costs several times more.
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            let base = buffer.baseAddress!
+            base[0] = UInt8(ascii: "0")
+            base[1] = UInt8(ascii: "0")
+            base[2] = UInt8(ascii: "-")
+            writeHex(traceIDHigh, digits: 16, to: base + 3)
+            writeHex(traceIDLow, digits: 16, to: base + 19)
+            base[35] = UInt8(ascii: "-")
+            writeHex(parentID, digits: 16, to: base + 36)
+            base[52] = UInt8(ascii: "-")
+            writeHex(UInt64(flags), digits: 2, to: base + 53)
+            return 55
+        }
     }
 
     /// Parses a `traceparent` value; nil when it is invalid, in which case the caller starts a new trace.
@@ -52,20 +67,27 @@ public struct TraceContext: Sendable, Hashable {
     /// is read as far as version 00's fields go, provided a dash or the end follows the flags; of its flags only
     /// `sampled` is kept, since what the other bits mean in that version is unknown to us. Hex must be lowercase.
     public init?(traceparent: String) {
-        let bytes = Array(traceparent.utf8)
-        guard bytes.count >= 55, let version = TraceContext.hexValue(bytes[0..<2]), version != 0xFF,
+        var text = traceparent
+        guard let fields = text.withUTF8({ TraceContext.fields(of: $0) }) else { return nil }
+        self.init(traceIDHigh: fields.high, traceIDLow: fields.low, parentID: fields.parent, flags: fields.flags)
+    }
+
+    /// The fields of a valid `traceparent` value (flags already reduced for a later version), nil when invalid.
+    private static func fields(
+        of bytes: UnsafeBufferPointer<UInt8>
+    ) -> (high: UInt64, low: UInt64, parent: UInt64, flags: UInt8)? {
+        guard bytes.count >= 55, let version = hexValue(bytes, 0, 2), version != 0xFF,
             bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-"),
-            let high = TraceContext.hexValue(bytes[3..<19]), let low = TraceContext.hexValue(bytes[19..<35]),
-            let parent = TraceContext.hexValue(bytes[36..<52]), let flags = TraceContext.hexValue(bytes[53..<55]),
+            let high = hexValue(bytes, 3, 19), let low = hexValue(bytes, 19, 35),
+            let parent = hexValue(bytes, 36, 52), let flags = hexValue(bytes, 53, 55),
             high | low != 0, parent != 0
         else { return nil }
         if version == 0 {
             guard bytes.count == 55 else { return nil }
-            self.init(traceIDHigh: high, traceIDLow: low, parentID: parent, flags: UInt8(flags))
-        } else {
-            guard bytes.count == 55 || bytes[55] == UInt8(ascii: "-") else { return nil }
-            self.init(traceIDHigh: high, traceIDLow: low, parentID: parent, flags: UInt8(flags) & 0x01)
+            return (high, low, parent, UInt8(flags))
         }
+        guard bytes.count == 55 || bytes[55] == UInt8(ascii: "-") else { return nil }
+        return (high, low, parent, UInt8(flags) & 0x01)
     }
 
     /// The context to send downstream for the span we start: same trace and flags, our span as the parent.
@@ -97,31 +119,37 @@ public struct TraceContext: Sendable, Hashable {
         bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    /// The value of lowercase hex digits (at most 16), nil on any other byte.
-    private static func hexValue(_ digits: ArraySlice<UInt8>) -> UInt64? {
+    /// The value of the lowercase hex digits `bytes[start..<end]` (at most 16), nil on any other byte.
+    private static func hexValue(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> UInt64? {
         var value: UInt64 = 0
-        for digit in digits {
+        var index = start
+        while index < end {
+            let digit = bytes[index]
             switch digit {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt64(digit - UInt8(ascii: "0"))
             case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt64(digit - UInt8(ascii: "a") + 10)
             default: return nil
             }
+            index += 1
         }
         return value
     }
 }
 
-private func appendHex(_ value: UInt64, digits: Int, to bytes: inout [UInt8]) {
-    for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-        let nibble = UInt8((value >> UInt64(shift)) & 0xF)
-        bytes.append(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+/// Writes the `digits` low nibbles of `value` as lowercase hex, most significant first, at `start`.
+@inline(__always)
+private func writeHex(_ value: UInt64, digits: Int, to start: UnsafeMutablePointer<UInt8>) {
+    let table = hexDigits.utf8Start
+    var rest = value
+    var index = digits
+    while index > 0 {
+        index -= 1
+        start[index] = table[Int(truncatingIfNeeded: rest & 0xF)]
+        rest >>= 4
     }
 }
 
-private func hex(_ value: UInt64, digits: Int) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: digits - text.count) + text
-}
+private let hexDigits: StaticString = "0123456789abcdef"
 
 /// The `X-Request-ID` a client sent, when it is safe to echo in a response header and to write into logs.
 public enum RequestIDHeader {
@@ -131,10 +159,17 @@ public enum RequestIDHeader {
     /// The id if it is 1 to `lengthMax` printable ASCII characters (space through tilde, not starting or ending with
     /// a space, which a header would lose); nil otherwise, and the caller makes a new id.
     public static func sanitized(_ value: String) -> String? {
-        let bytes = value.utf8
+        let acceptable =
+            value.utf8.withContiguousStorageIfAvailable { acceptableBytes($0) } ?? acceptableBytes(Array(value.utf8))
+        return acceptable ? value : nil
+    }
+
+    private static func acceptableBytes<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> Bool
+    where Bytes.Index == Int {
         guard !bytes.isEmpty, bytes.count <= lengthMax, bytes.first != UInt8(ascii: " "),
-            bytes.last != UInt8(ascii: " "), bytes.allSatisfy({ (0x20...0x7E).contains($0) })
-        else { return nil }
-        return value
+            bytes.last != UInt8(ascii: " ")
+        else { return false }
+        for byte in bytes where byte < 0x20 || byte > 0x7E { return false }
+        return true
     }
 }
