@@ -14,6 +14,12 @@ public struct SlidingWindowCounter: Sendable, Equatable {
     public let bucketWidth: Duration
     /// Counts per bucket; the bucket with absolute index k lives at `k mod counts.count`.
     private var counts: [Int64]
+    /// The sum of `counts`, kept as buckets are added to and cleared so a total reads no bucket.
+    private var sum: Int64 = 0
+    /// Where the newest bucket seen ends (nanoseconds, exclusive; `Int64.min` before any time has been seen) and its
+    /// ring position: an instant before that end lands in the newest bucket, so no division is needed to find it.
+    private var latestBucketEnd = Int64.min
+    private var latestPosition = 0
     /// Absolute index of the newest bucket seen, or nil before any time has been seen.
     private var latestBucketIndex: Int64?
 
@@ -36,43 +42,54 @@ public struct SlidingWindowCounter: Sendable, Equatable {
         precondition(count >= 0, "a sliding window counter only counts up, got \(count)")
         let position = advance(to: now)
         counts[position] += count
+        sum += count
     }
 
     /// The sum of the buckets still inside the window at `now`.
     public mutating func total(now: Instant) -> Int64 {
         advance(to: now)
-        var sum: Int64 = 0
-        for count in counts { sum += count }
         return sum
     }
 
     /// Forgets every event; the latest time seen is kept so a later earlier `now` still counts as the latest.
     public mutating func reset() {
         for position in counts.indices { counts[position] = 0 }
+        sum = 0
     }
 
     /// Moves the ring forward to the bucket of `now`, clearing buckets that fell out of the window, and returns
     /// the ring position of the bucket that events at `now` belong to.
     @discardableResult
     private mutating func advance(to now: Instant) -> Int {
+        // Before the newest bucket's end, the instant's bucket is at or before the newest one (floor division).
+        if now.nanoseconds < latestBucketEnd { return latestPosition }
         let bucketIndex = Self.floorDivide(now.nanoseconds, bucketWidth.nanoseconds)
-        guard let latest = latestBucketIndex else {
-            latestBucketIndex = bucketIndex
-            return position(of: bucketIndex)
-        }
+        guard let latest = latestBucketIndex else { return becomeLatest(bucketIndex) }
         if bucketIndex <= latest { return position(of: latest) }
         let stepCount = bucketIndex - latest
         if stepCount >= Int64(counts.count) {
             for position in counts.indices { counts[position] = 0 }
+            sum = 0
         } else {
             var cleared = latest + 1
             while cleared <= bucketIndex {
-                counts[position(of: cleared)] = 0
+                let ring = position(of: cleared)
+                sum -= counts[ring]
+                counts[ring] = 0
                 cleared += 1
             }
         }
+        return becomeLatest(bucketIndex)
+    }
+
+    /// Makes `bucketIndex` the newest bucket seen; returns its ring position.
+    private mutating func becomeLatest(_ bucketIndex: Int64) -> Int {
         latestBucketIndex = bucketIndex
-        return position(of: bucketIndex)
+        let (next, nextOverflow) = bucketIndex.addingReportingOverflow(1)
+        let (end, endOverflow) = next.multipliedReportingOverflow(by: bucketWidth.nanoseconds)
+        latestBucketEnd = nextOverflow || endOverflow ? Int64.max : end
+        latestPosition = position(of: bucketIndex)
+        return latestPosition
     }
 
     /// The ring position of an absolute bucket index (non-negative even for negative indices).
