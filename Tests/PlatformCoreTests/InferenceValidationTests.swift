@@ -164,4 +164,16 @@ private let refusalCases: [(String, String, @Sendable (inout InferenceRequestBod
         absurd.data.stringBytes = Int.max
         #expect(refusal(InferenceRequestBody(inputs: [absurd]), against: open)?.field == "inputs")
     }
+
+    @Test func datatypesAreFoundByTheirExactWireName() {
+        for datatype in TensorDatatype.allCases {
+            #expect(TensorDatatype(name: datatype.name) == datatype)
+            #expect(TensorDatatype(name: datatype.name.lowercased()) == nil)
+            #expect(TensorDatatype(name: datatype.name + " ") == nil)
+            #expect(TensorDatatype(name: String(datatype.name.dropLast())) == nil)
+        }
+        for name in ["", "FP", "FP8", "FP33", "INT", "UINT", "UINT7", "BOOLS", "BYTE", "Fp32", "ＦＰ32", "INT\u{0}8"] {
+            #expect(TensorDatatype(name: name) == nil, "\(name)")
+        }
+    }
 }

@@ -9,8 +9,48 @@ public enum TensorDatatype: UInt8, Sendable, Hashable, CaseIterable {
 
     /// The datatype whose wire name is exactly `name` (upper case, e.g. "FP32"), or nil.
     public init?(name: String) {
-        guard let found = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        // Every wire name is ASCII and no other string is canonically equivalent to one, so comparing the UTF-8
+        // bytes decides exactly what `==` on the names would, without a search over the cases.
+        var name = name
+        guard let found = name.withUTF8({ TensorDatatype.byWireName($0) }) else { return nil }
         self = found
+    }
+
+    /// The datatype whose wire name is exactly these bytes, by length then by bytes.
+    static func byWireName(_ bytes: UnsafeBufferPointer<UInt8>) -> TensorDatatype? {
+        func matches(_ expected: StaticString) -> Bool {
+            expected.withUTF8Buffer { $0.elementsEqual(bytes) }
+        }
+        switch bytes.count {
+        case 4:
+            switch bytes[0] {
+            case UInt8(ascii: "B"): return matches("BOOL") ? .bool : nil
+            case UInt8(ascii: "I"): return matches("INT8") ? .int8 : nil
+            case UInt8(ascii: "F"):
+                if matches("FP16") { return .fp16 }
+                if matches("FP32") { return .fp32 }
+                if matches("FP64") { return .fp64 }
+                return nil
+            default: return nil
+            }
+        case 5:
+            switch bytes[0] {
+            case UInt8(ascii: "U"): return matches("UINT8") ? .uint8 : nil
+            case UInt8(ascii: "I"):
+                if matches("INT16") { return .int16 }
+                if matches("INT32") { return .int32 }
+                if matches("INT64") { return .int64 }
+                return nil
+            case UInt8(ascii: "B"): return matches("BYTES") ? .bytes : nil
+            default: return nil
+            }
+        case 6:
+            if matches("UINT16") { return .uint16 }
+            if matches("UINT32") { return .uint32 }
+            if matches("UINT64") { return .uint64 }
+            return nil
+        default: return nil
+        }
     }
 
     /// The wire name, as the protocol spells it.
