@@ -91,4 +91,48 @@ private struct TableBearer: BearerAuthenticator {
         authenticator.bearerKeysChanged(TableBearer(principals: [:]))
         #expect(authenticator.authorize("h.p.s", scope: .infer, now: .zero) == .refused(.unauthorized))
     }
+
+    @Test func rememberingAnswersExactlyAsAuthorize() {
+        let (store, inferOnly, batchOnly) = store()
+        let many = (0..<12).map { Gateway.APIKey(credential: "sk-\($0 % 10)", name: "t\($0)", mayInfer: $0 != 3) }
+        for keys in [
+            keys, many, [Gateway.APIKey(credential: "dup", name: "x"), Gateway.APIKey(credential: "dup", name: "y")],
+        ] {
+            var authenticator = Authenticator(
+                keys: keys,
+                sources: CredentialSources(
+                    apiKeys: store, secretDigest: TestDigest(),
+                    bearer: TableBearer(principals: [
+                        "h.p.s": AuthenticatedPrincipal(subject: "u1", tenant: keys[1].name, scopes: ["infer"])
+                    ])))
+            let credentials = [
+                "sk-a", "sk-a", "sk-b", "sk-3", "sk-3", "sk-9", "dup", "dup", "nope", "", "h.p.s", "h.p.s", inferOnly,
+                inferOnly, batchOnly, "sk-a", "a.b.c", "sk-1", "sk-1",
+            ]
+            for (step, credential) in credentials.enumerated() {
+                if step == 11 { authenticator.bearerKeysChanged(TableBearer(principals: [:])) }
+                for scope in [Scopes.infer, .batch] {
+                    let now = Instant(nanoseconds: Int64(step))
+                    let expected = authenticator.authorize(credential, scope: scope, now: now)
+                    #expect(authenticator.authorizeRemembering(credential, scope: scope, now: now) == expected)
+                }
+            }
+        }
+    }
+
+    @Test func staticKeysFoundByScanAndByHashAlike() {
+        for count in [1, 2, 8, 9, 40] {
+            let keys = (0..<count).map {
+                Gateway.APIKey(credential: "key-\($0 % 7)", name: "n\($0)", mayInfer: $0 % 5 != 4)
+            }
+            let table = APIKeyTable(keys)
+            for probe in (0..<9).map({ "key-\($0)" }) + ["", "key-", "Key-1"] {
+                let last = keys.lastIndex { $0.credential == probe }
+                let expected: APIKeyTable.Authorization =
+                    last.map { keys[$0].mayInfer ? .allowed(keyIndex: $0) : .refused(.forbidden) }
+                    ?? .refused(.unauthorized)
+                #expect(table.authorize(probe) == expected, "\(count) keys, \(probe)")
+            }
+        }
+    }
 }

@@ -28,6 +28,16 @@ public struct Authenticator: Sendable {
     var apiKeys: APIKeyStore?
     let secretDigest: (any SecretDigest)?
     var bearer: (any BearerAuthenticator)?
+    /// The last credential the static keys answered (when `hasRemembered`), and their answer: the static keys never
+    /// change and a credential the static keys answered goes to them again until the other sources change, so a
+    /// repeat of it (the common case: one client, one key) is answered by one comparison instead of a lookup.
+    /// Whether stored keys can be checked (a replica and its digest; fixed at creation) and whether a token check is
+    /// set, kept apart so a static key's check copies neither existential.
+    let checksStoredKeys: Bool
+    var checksTokens: Bool
+    var rememberedCredential = ""
+    var rememberedAnswer = APIKeyTable.Authorization.refused(.unauthorized)
+    var hasRemembered = false
 
     public init(keys: [Gateway.APIKey], sources: CredentialSources = CredentialSources()) {
         self.keys = keys
@@ -35,34 +45,65 @@ public struct Authenticator: Sendable {
         apiKeys = sources.apiKeys
         secretDigest = sources.secretDigest
         bearer = sources.bearer
+        checksStoredKeys = sources.apiKeys != nil && sources.secretDigest != nil
+        checksTokens = sources.bearer != nil
     }
 
     /// Stored API keys changed (created, revoked, rotated): the replica takes them.
     public mutating func apiKeysChanged(_ entries: [APIKeyEntry]) {
         for entry in entries { apiKeys?.upsert(entry) }
+        forget()
     }
 
     /// The token signing keys changed: tokens are checked by this authenticator from now on.
     public mutating func bearerKeysChanged(_ authenticator: any BearerAuthenticator) {
         bearer = authenticator
+        checksTokens = true
+        forget()
+    }
+
+    mutating func forget() {
+        hasRemembered = false
+        rememberedCredential = ""
+    }
+
+    /// The same answer as `authorize`, remembering the last credential the static keys answered.
+    public mutating func authorizeRemembering(_ credential: String, scope: Scopes, now: Instant)
+        -> APIKeyTable.Authorization
+    {
+        if hasRemembered && rememberedCredential == credential { return rememberedAnswer }
+        if let answer = authorizeStoredOrToken(credential, scope: scope, now: now) { return answer }
+        let answer = keyTable.authorize(credential)
+        rememberedCredential = credential
+        rememberedAnswer = answer
+        hasRemembered = true
+        return answer
     }
 
     /// Which tenant (index into `keys`) a credential speaks for, if it may make a call needing `scope`.
     public func authorize(_ credential: String, scope: Scopes, now: Instant) -> APIKeyTable.Authorization {
-        if let apiKeys, let secretDigest, credential.hasUTF8Prefix(APIKeyStore.credentialPrefix) {
+        if let answer = authorizeStoredOrToken(credential, scope: scope, now: now) { return answer }
+        return keyTable.authorize(credential)
+    }
+
+    /// The answer of the key store or the token check when the credential is theirs, else nil (a static key).
+    func authorizeStoredOrToken(_ credential: String, scope: Scopes, now: Instant) -> APIKeyTable.Authorization? {
+        if checksStoredKeys, credential.hasUTF8Prefix(APIKeyStore.credentialPrefix), let apiKeys,
+            let secretDigest
+        {
             guard case .valid(let principal) = apiKeys.authenticate(credential, now: now, digest: secretDigest),
                 principal.tenant >= 0, principal.tenant < keys.count
             else { return .refused(.unauthorized) }
             return principal.scopes.contains(scope) ? .allowed(keyIndex: principal.tenant) : .refused(.forbidden)
         }
-        if let bearer, Authenticator.looksLikeToken(credential) {
+        if checksTokens, Authenticator.looksLikeToken(credential), let bearer {
             guard case .accepted(let principal) = bearer.authenticate(bearer: credential, now: now),
                 let tenant = keys.firstIndex(where: { $0.name == principal.tenant })
             else { return .refused(.unauthorized) }
             let needed = scope.names
             return needed.allSatisfy { principal.has(scope: $0) } ? .allowed(keyIndex: tenant) : .refused(.forbidden)
         }
-        return keyTable.authorize(credential)
+        return nil
     }
 
     /// A compact JWS has exactly two dots.

@@ -12,19 +12,37 @@ public struct APIKeyTable: Sendable {
     }
 
     let indexByCredential: [String: Int]
+    /// The credentials by key index, searched directly while there are few: comparing a presented credential
+    /// with a handful of stored ones costs less than hashing it.
+    let credentials: [String]
     /// Per key, whether it may call inference (kept apart so no key record is copied per request).
     let mayInfer: [Bool]
+
+    /// Up to this many keys the credentials are compared one by one instead of looked up by hash.
+    static let scanCountMax = 8
 
     public init(_ keys: [Gateway.APIKey]) {
         var index: [String: Int] = [:]
         for (position, key) in keys.enumerated() { index[key.credential] = position }
         indexByCredential = index
+        credentials = keys.map(\.credential)
         mayInfer = keys.map(\.mayInfer)
     }
 
     /// Which key a credential is, and whether it may call inference.
     public func authorize(_ credential: String) -> Authorization {
-        guard let keyIndex = indexByCredential[credential] else { return .refused(.unauthorized) }
+        guard let keyIndex = keyIndex(of: credential) else { return .refused(.unauthorized) }
         return mayInfer[keyIndex] ? .allowed(keyIndex: keyIndex) : .refused(.forbidden)
+    }
+
+    /// The index of the key with this credential; the last one when several share it, as the dictionary keeps.
+    func keyIndex(of credential: String) -> Int? {
+        guard credentials.count <= APIKeyTable.scanCountMax else { return indexByCredential[credential] }
+        var position = credentials.count - 1
+        while position >= 0 {
+            if credentials[position] == credential { return position }
+            position -= 1
+        }
+        return nil
     }
 }
