@@ -130,4 +130,30 @@ import Testing
             #expect(mismatches == 0, "\(mismatches) differences from the reference; reproduce with seed=\(seed)")
         }
     }
+
+    @Test func hintsOnlySkipTheLookup() {
+        let alphabet = (0..<10).map { "key-\($0)" }
+        for seed in UInt64(1)...100 {
+            var random = SeededRandom(seed: seed)
+            var configuration = RateLimiter.Configuration()
+            configuration.keysMax = Int(random.between(1, 8))
+            configuration.defaultBurst = random.between(1, 4)
+            configuration.defaultRate = TokenBucket.Rate(requests: random.between(1, 5), per: .milliseconds(100))
+            var plain = RateLimiter(configuration: configuration)
+            var hinted = RateLimiter(configuration: configuration)
+            var hints = Array(repeating: RateLimiter.none, count: alphabet.count)
+            var now = Instant.zero
+            var mismatches = 0
+            for _ in 0..<300 {
+                if random.chance(.percent(60)) { now = now + .milliseconds(random.between(0, 60)) }
+                let index = random.below(alphabet.count)
+                // A stale or foreign hint must be harmless too.
+                if random.chance(.percent(5)) { hints[index] = random.below(10) }
+                let expected = plain.admit(key: alphabet[index], now: now)
+                if hinted.admit(key: alphabet[index], hint: &hints[index], now: now) != expected { mismatches += 1 }
+                for key in alphabet where plain.isTracking(key: key) != hinted.isTracking(key: key) { mismatches += 1 }
+            }
+            #expect(mismatches == 0, "\(mismatches) differences; reproduce with seed=\(seed)")
+        }
+    }
 }

@@ -44,7 +44,8 @@ public struct RateLimiter: Sendable {
         var newer: Int
     }
 
-    static let none = -1
+    /// No slot: ends the recency list, and is the `hint` of a key not looked up yet.
+    public static let none = -1
 
     let configuration: Configuration
     var overrideByKey: [String: Int] = [:]
@@ -79,10 +80,20 @@ public struct RateLimiter: Sendable {
 
     /// Takes `cost` tokens from `key`'s bucket, creating it (full) on first sight.
     public mutating func admit(key: String, now: Instant, cost: Int64 = 1) -> TokenBucket.Decision {
+        var hint = RateLimiter.none
+        return admit(key: key, hint: &hint, now: now, cost: cost)
+    }
+
+    /// `admit(key:now:cost:)`, where `hint` is the slot the caller last found `key` in (`none` at first) and is
+    /// set to the key's slot: while the key keeps its slot, the lookup by hash is skipped. Keys are unique among
+    /// the slots, so a slot holding `key` is the one the lookup would find.
+    public mutating func admit(key: String, hint: inout Int, now: Instant, cost: Int64 = 1) -> TokenBucket.Decision {
+        if hint >= 0 && hint < slots.count && slots[hint].key == key {
+            return take(slot: hint, now: now, cost: cost)
+        }
         if let index = slotByKey[key] {
-            slots[index].lastSeen = now
-            moveToNewest(index)
-            return slots[index].bucket.take(now: now, cost: cost)
+            hint = index
+            return take(slot: index, now: now, cost: cost)
         }
         if slots.count >= configuration.keysMax { makeRoom(now: now) }
         var bucket = freshBucket(key: key, now: now)
@@ -93,7 +104,14 @@ public struct RateLimiter: Sendable {
         if newest != RateLimiter.none { slots[newest].newer = index } else { oldest = index }
         newest = index
         slotByKey[key] = index
+        hint = index
         return decision
+    }
+
+    mutating func take(slot index: Int, now: Instant, cost: Int64) -> TokenBucket.Decision {
+        slots[index].lastSeen = now
+        moveToNewest(index)
+        return slots[index].bucket.take(now: now, cost: cost)
     }
 
     func freshBucket(key: String, now: Instant) -> TokenBucket {

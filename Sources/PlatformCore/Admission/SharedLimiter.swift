@@ -91,7 +91,13 @@ public struct LimiterStoreModel: Sendable {
 
     /// Takes the check's tokens from the bucket of `key` (the name of the check's key) at the store's `now`.
     public mutating func take(_ check: LimitCheck, key: String, now: Instant) -> LimitDecision {
-        switch limiter.admit(key: key, now: now, cost: check.cost) {
+        var hint = RateLimiter.none
+        return take(check, key: key, hint: &hint, now: now)
+    }
+
+    /// `take(_:key:now:)`, with `hint` the caller's memory of the key's bucket (see `RateLimiter.admit(key:hint:)`).
+    public mutating func take(_ check: LimitCheck, key: String, hint: inout Int, now: Instant) -> LimitDecision {
+        switch limiter.admit(key: key, hint: &hint, now: now, cost: check.cost) {
         case .granted: .granted
         case .denied(let retryAfter): .denied(retryAfter: retryAfter)
         }
