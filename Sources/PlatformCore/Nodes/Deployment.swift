@@ -65,6 +65,16 @@ public struct Deployment: Sendable, Hashable {
         self.backendCount = backendCount
     }
 
+    /// True when `versions` holds one numbered `number` (what `Model.version(_:) != nil` says, copying nothing).
+    static func contains(version number: Int, in versions: [Version]) -> Bool {
+        var position = 0
+        while position < versions.count {
+            if versions[position].number == number { return true }
+            position += 1
+        }
+        return false
+    }
+
     /// The model with this id, if any.
     public func model(_ id: ModelID) -> Model? {
         id.value >= 0 && id.value < models.count ? models[id.value] : nil

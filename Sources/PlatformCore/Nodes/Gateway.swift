@@ -100,6 +100,8 @@ public struct Gateway: Sendable {
 
     public let configuration: Configuration
     var limiter: RateLimiter
+    /// Per key index, the limiter slot its bucket was last found in (see `RateLimiter.admit(key:hint:)`).
+    var limiterHints: [Int]
     var authenticator: Authenticator
     var pending = IdentifierTable<Pending>(capacity: 1_024)
     var awaitingLimit = IdentifierTable<AwaitingLimit>(capacity: 64)
@@ -114,6 +116,7 @@ public struct Gateway: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
+        limiterHints = Array(repeating: RateLimiter.none, count: configuration.keys.count)
         authenticator = Authenticator(keys: configuration.keys, sources: configuration.credentials)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
         if case .shared(let settings) = configuration.rateLimitMode {
@@ -175,7 +178,7 @@ public struct Gateway: Sendable {
 
     mutating func accept(_ request: InferenceRequest, now: Instant, into actions: inout [Action]) {
         let keyIndex: Int
-        switch authenticator.authorize(request.credential, scope: .infer, now: now) {
+        switch authenticator.authorizeRemembering(request.credential, scope: .infer, now: now) {
         case .allowed(let index): keyIndex = index
         case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
@@ -213,7 +216,9 @@ public struct Gateway: Sendable {
         _ route: RouteRequest, keyIndex: Int, deadline: Instant, now: Instant, into actions: inout [Action]
     ) {
         if !configuration.sabotage.contains(.noRateLimit) {
-            if case .denied(let retryAfter) = limiter.admit(key: configuration.keys[keyIndex].name, now: now) {
+            if case .denied(let retryAfter) = limiter.admit(
+                key: configuration.keys[keyIndex].name, hint: &limiterHints[keyIndex], now: now)
+            {
                 return rateLimited(route.id, retryAfter: retryAfter, into: &actions)
             }
         }
@@ -228,7 +233,8 @@ public struct Gateway: Sendable {
         case .granted:
             limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
             // The local bucket is charged too, so a fail-open fallback starts from this gateway's real usage.
-            _ = limiter.admit(key: configuration.keys[waiting.keyIndex].name, now: now)
+            _ = limiter.admit(
+                key: configuration.keys[waiting.keyIndex].name, hint: &limiterHints[waiting.keyIndex], now: now)
             admit(waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, into: &actions)
         case .denied(let retryAfter):
             limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
@@ -282,9 +288,16 @@ public struct Gateway: Sendable {
 
     /// Checks the request against the deployment; returns the error to answer with, if any.
     func validate(_ request: InferenceRequest) -> ErrorKind? {
-        guard let model = configuration.deployment.model(request.model) else { return .badRequest }
-        if request.inputElements < 1 || request.inputElements > model.inputElementsMax { return .badRequest }
-        if request.version != 0 && model.version(request.version) == nil { return .badRequest }
+        // The deployment is read in place: no model record is copied per request.
+        let modelIndex = request.model.value
+        let models = configuration.deployment.models
+        guard modelIndex >= 0 && modelIndex < models.count else { return .badRequest }
+        if request.inputElements < 1 || request.inputElements > models[modelIndex].inputElementsMax {
+            return .badRequest
+        }
+        if request.version != 0 && !Deployment.contains(version: request.version, in: models[modelIndex].versions) {
+            return .badRequest
+        }
         if request.timeout < .zero { return .badRequest }
         return nil
     }

@@ -147,10 +147,13 @@ public struct Orchestrator: Sendable {
     ) {
         var candidate = backend
         var refusedRetryAfter = Duration.seconds(60)
-        let pool =
-            configuration.deployment.model(execution.request.model)?.version(execution.request.version)?.backends
-            ?? [backend]
-        for _ in 0..<max(pool.count, 1) {
+        // The version's pool is only needed once a breaker refuses (to find the next candidate and bound the tries);
+        // the first candidate is always tried.
+        var pool: [BackendID] = []
+        var triesMax = 1
+        var tries = 0
+        while tries < triesMax {
+            tries += 1
             let before = breakers[candidate.value].phase
             let decision = breakers[candidate.value].callStarting(now: now)
             noteBreaker(candidate, before: before, into: &actions)
@@ -177,6 +180,10 @@ public struct Orchestrator: Sendable {
                 actions.append(.observe(.breakerRejected(candidate)))
                 if candidate == execution.request.preferredBackend { execution.preferredFailed = true }
                 refusedRetryAfter = min(refusedRetryAfter, retryAfter)
+                if tries == 1 {
+                    pool = backends(of: execution.request) ?? [backend]
+                    triesMax = max(pool.count, 1)
+                }
                 candidate = Self.next(after: candidate, in: pool)
             }
         }
@@ -238,10 +245,22 @@ public struct Orchestrator: Sendable {
     /// The backend to retry on: the next one of the version after the failed one, so a retry
     /// avoids the backend that just failed when the version has another.
     func alternate(after backend: BackendID, request: ExecuteRequest) -> BackendID {
-        guard let pool = configuration.deployment.model(request.model)?.version(request.version)?.backends else {
-            return backend
-        }
+        guard let pool = backends(of: request) else { return backend }
         return Self.next(after: backend, in: pool)
+    }
+
+    /// The backends of the request's version (the first version with its number), read in place: no model or
+    /// version record is copied.
+    func backends(of request: ExecuteRequest) -> [BackendID]? {
+        let modelIndex = request.model.value
+        guard modelIndex >= 0 && modelIndex < configuration.deployment.models.count else { return nil }
+        let versions = configuration.deployment.models[modelIndex].versions
+        var position = 0
+        while position < versions.count {
+            if versions[position].number == request.version { return versions[position].backends }
+            position += 1
+        }
+        return nil
     }
 
     static func next(after backend: BackendID, in pool: [BackendID]) -> BackendID {

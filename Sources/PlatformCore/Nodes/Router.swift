@@ -203,10 +203,10 @@ public struct Router: Sendable {
 
     mutating func route(_ request: RouteRequest, from gateway: Int, now: Instant, into actions: inout [Action]) {
         guard !pending.contains(request.id.value) else { return }  // a duplicate delivery: the first copy is in flight
-        guard let (versionPosition, version) = chooseVersion(request) else {
+        guard let version = chooseVersion(request) else {
             return actions.append(.reply(Self.failure(request.id, .badRequest), toGateway: gateway))
         }
-        let poolNumber = poolIndex[request.model.value][versionPosition]
+        let poolNumber = poolIndex[request.model.value][version.position]
         guard pending.count < configuration.pendingMax, !pools[poolNumber].backends.isEmpty,
             let member = pickBackend(pool: poolNumber, now: now)
         else {
@@ -232,39 +232,56 @@ public struct Router: Sendable {
                 to: orchestrator))
     }
 
-    /// The version to serve: the pinned one if it takes traffic, else the canary split's choice.
-    mutating func chooseVersion(_ request: RouteRequest) -> (Int, Deployment.Version)? {
-        guard let model = configuration.deployment.model(request.model) else { return nil }
+    /// The version to serve (its position in the model's versions, number and state): the pinned one if it takes
+    /// traffic, else the canary split's choice. Reads the deployment in place, copying no model or version.
+    mutating func chooseVersion(_ request: RouteRequest) -> (position: Int, number: Int, state: VersionState)? {
+        let modelIndex = request.model.value
+        guard modelIndex >= 0 && modelIndex < configuration.deployment.models.count else { return nil }
         var number = request.version
         if number == 0 {
-            guard let split = splits[request.model.value] else { return nil }
-            number = split.choose(stickyKey: request.stickyKey == 0 ? nil : request.stickyKey, random: &random)
+            let stickyKey = request.stickyKey == 0 ? nil : request.stickyKey
+            guard let chosen = splits[modelIndex]?.choose(stickyKey: stickyKey, random: &random) else { return nil }
+            number = chosen
         }
-        guard let position = model.versions.firstIndex(where: { $0.number == number }) else { return nil }
-        let version = model.versions[position]
-        return version.state.takesTraffic ? (position, version) : nil
+        let versions = configuration.deployment.models[modelIndex].versions
+        var position = 0
+        while position < versions.count && versions[position].number != number { position += 1 }
+        guard position < versions.count else { return nil }
+        let state = versions[position].state
+        return state.takesTraffic ? (position, number, state) : nil
     }
 
     /// A backend of the pool that health tracking allows; all of them when none is allowed
     /// (panic routing beats refusing everything).
     mutating func pickBackend(pool poolNumber: Int, now: Instant) -> Int? {
         let backends = pools[poolNumber].backends
-        let health = backendHealth
-        var eligible: (Int) -> Bool = { health.isAvailable(backends[$0].value) }
-        if !backends.indices.contains(where: eligible) { eligible = { _ in true } }
+        let ejected = backendHealth.ejected
+        var anyAvailable = false
+        for backend in backends where !ejected[backend.value] {
+            anyAvailable = true
+            break
+        }
+        let everyone = !anyAvailable
         let picked: Int?
         switch configuration.strategy {
         case .roundRobin:
-            picked = pools[poolNumber].roundRobin.pick(count: backends.count, isEligible: eligible)
+            picked = pools[poolNumber].roundRobin.pick(
+                count: backends.count, isEligible: { everyone || !ejected[backends[$0].value] })
         case .leastLatency:
             let oldest = now - configuration.latencySampleMaxAge
-            let lastPicked = pools[poolNumber].lastPickedAt
-            if let stale = backends.indices.first(where: { lastPicked[$0] < oldest && eligible($0) }) {
+            var stale = -1
+            for member in backends.indices
+            where pools[poolNumber].lastPickedAt[member] < oldest && (everyone || !ejected[backends[member].value]) {
+                stale = member
+                break
+            }
+            if stale >= 0 {
                 picked = pools[poolNumber].leastLatency.pick(
                     count: backends.count, isEligible: { $0 == stale }, random: &random)
             } else {
                 picked = pools[poolNumber].leastLatency.pick(
-                    count: backends.count, isEligible: eligible, random: &random)
+                    count: backends.count, isEligible: { everyone || !ejected[backends[$0].value] },
+                    random: &random)
             }
         }
         if let picked { pools[poolNumber].lastPickedAt[picked] = now }
@@ -272,21 +289,27 @@ public struct Router: Sendable {
     }
 
     mutating func pickOrchestrator() -> OrchestratorID {
-        let health = orchestratorHealth
+        let ejected = orchestratorHealth.ejected
         let count = configuration.orchestratorCount
-        if let member = orchestratorPicker.pick(count: count, isEligible: { health.isAvailable($0) }) {
+        if let member = orchestratorPicker.pick(count: count, isEligible: { !ejected[$0] }) {
             return OrchestratorID(member)
         }
         return OrchestratorID(orchestratorPicker.pick(count: count, isEligible: { _ in true }) ?? 0)
     }
 
     mutating func advanceHealth(now: Instant, into actions: inout [Action]) {
-        healthEvents.removeAll(keepingCapacity: true)
+        // Nothing is due before either tracker's next readmission (what `advance` checks first).
+        guard now >= backendHealth.nextReadmissionAt || now >= orchestratorHealth.nextReadmissionAt else { return }
         backendHealth.advance(now: now, into: &healthEvents)
-        for event in healthEvents { observe(event, into: &actions) }
-        healthEvents.removeAll(keepingCapacity: true)
+        if !healthEvents.isEmpty {
+            for event in healthEvents { observe(event, into: &actions) }
+            healthEvents.removeAll(keepingCapacity: true)
+        }
         orchestratorHealth.advance(now: now, into: &healthEvents)
-        for event in healthEvents { observeOrchestrator(event, into: &actions) }
+        if !healthEvents.isEmpty {
+            for event in healthEvents { observeOrchestrator(event, into: &actions) }
+            healthEvents.removeAll(keepingCapacity: true)
+        }
     }
 
     func observeOrchestrator(_ event: HealthTracker.Event, into actions: inout [Action]) {
