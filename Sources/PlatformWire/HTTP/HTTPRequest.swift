@@ -281,16 +281,17 @@ func httpCopyFlaggingLineBreaks(
             while true {
                 let word = UnsafeRawPointer(source + index).loadUnaligned(as: UInt64.self)
                 UnsafeMutableRawPointer(target + index).storeBytes(of: word, as: UInt64.self)
-                let lf = word ^ 0x0A0A_0A0A_0A0A_0A0A
-                let cr = word ^ 0x0D0D_0D0D_0D0D_0D0D
-                // A byte's high bit is flagged in a term when that byte is zero, so any flag means one is present.
-                flags |=
-                    (lf &- 0x0101_0101_0101_0101) & ~lf | (cr &- 0x0101_0101_0101_0101) & ~cr
-                    | (word &- 0x0101_0101_0101_0101) & ~word
+                // Flags a byte below 0x0E, the range CR, LF and NUL are in: exact as to whether one is present.
+                flags |= (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word
                 if index &+ 8 == count { break }
                 index = Swift.min(index &+ 8, count &- 8)
             }
-            return flags & 0x8080_8080_8080_8080 != 0
+            guard flags & 0x8080_8080_8080_8080 != 0 else { return false }
+            // A low byte (a tab, usually): which one it is decides.
+            for index in 0..<count where source[index] <= 0x0D {
+                if source[index] == 0x0D || source[index] == 0x0A || source[index] == 0 { return true }
+            }
+            return false
         }
     #endif
     while index < count {
