@@ -244,6 +244,81 @@ private func drain(_ parser: inout HTTPRequestParser) -> (requests: [HTTPRequest
         #expect(parser.phase == .closed)
     }
 
+    /// Lines repeated from earlier requests on the connection (taken without parsing them again) give exactly what
+    /// a fresh parser gives for each request alone, wherever a line changes, moves, or breaks a limit.
+    @Test(arguments: [
+        [
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer 0123456789abcdef0123\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer 0123456789abcdef0123\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer 0123456789abcdef0123\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 3\r\n\r\n[1]",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer 0123456789abcdef0123\r\n"
+                + "\r\n",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer 0123456789abcdef0123\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 2\r\nX-Extra: 1\r\n\r\n{}",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nX-Request-ID: r1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nX-Request-ID: r1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "GET /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nX-Request-ID: r1\r\n\r\n",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            "POST /v2/models/m/infer HTTP/1.1\r\nHost: h:1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        ],
+        [
+            "GET /a HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: \(String(repeating: "b", count: 80))\r\n\r\n",
+        ],
+        [
+            "GET /a HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n",
+        ],
+        [
+            "GET /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        ],
+        [
+            "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "GET /a HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
+        ],
+    ])
+    func repeatedLinesGiveWhatAFreshParserGives(_ requests: [String]) {
+        var small = HTTPLimits()
+        small.headerBytesMax = 64 + 30
+        small.headerCountMax = 4
+        for (limits, split) in [(HTTPLimits(), nil), (HTTPLimits(), 7), (small, nil), (small, 7)]
+            as [(HTTPLimits, Int?)]
+        {
+            var parser = HTTPRequestParser(limits: limits)
+            var outcomes: [String] = []
+            var expected: [String] = []
+            for text in requests {
+                let bytes = Array(text.utf8)
+                let cut = min(split ?? bytes.count, bytes.count)
+                parser.feed(bytes[..<cut])
+                var got = drain(&parser)
+                parser.feed(bytes[cut...])
+                let rest = drain(&parser)
+                got.requests += rest.requests
+                got.error = got.error ?? rest.error
+                outcomes.append(
+                    "\(got.requests.map { "\($0) \($0.headers.map { "\($0.name)=\($0.value)" })" }) \(got.error.map(\.description) ?? "")"
+                )
+                let alone = parseAll(text, limits: limits)
+                expected.append(
+                    "\(alone.requests.map { "\($0) \($0.headers.map { "\($0.name)=\($0.value)" })" }) \(alone.error.map(\.description) ?? "")"
+                )
+                #expect(got.requests == alone.requests)
+                #expect(got.error == alone.error)
+                if got.error != nil || got.requests.last?.keepAlive == false { break }
+            }
+            #expect(outcomes == expected)
+        }
+    }
+
     @Test func enforcesLimits() {
         var limits = HTTPLimits()
         limits.requestLineBytesMax = 32

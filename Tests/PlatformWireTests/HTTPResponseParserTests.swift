@@ -354,6 +354,70 @@ private let mixedConnection: (text: String, methods: [String]) = (
         #expect(throws: HTTPResponseParseError.malformed("line ends in a bare LF")) { try parser.next() }
     }
 
+    /// Lines repeated from earlier responses on the connection (taken without parsing them again) give exactly
+    /// what a fresh parser gives for each response alone, wherever a line changes, moves, or breaks a limit.
+    @Test(arguments: [
+        [
+            typicalResponse, typicalResponse,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nX: 1\r\n\r\n{}",
+            "HTTP/1.1 100 Continue\r\nContent-Type: application/json\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+        ],
+        [
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ],
+        [
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        ],
+        [
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ],
+        [
+            "HTTP/1.1 200 OK\r\nA: 1\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: 1\r\nContent-Length: 0\r\nB: \(String(repeating: "b", count: 80))\r\n\r\n",
+        ],
+        [
+            "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nContent-Length: 0\r\nC: 3\r\nD: 4\r\n\r\n",
+        ],
+    ])
+    func repeatedLinesGiveWhatAFreshParserGives(_ responses: [String]) {
+        var small = HTTPResponseLimits()
+        small.headerBytesMax = 64 + 30
+        small.headerCountMax = 4
+        for (limits, split) in [(HTTPResponseLimits(), nil), (HTTPResponseLimits(), 7), (small, nil), (small, 7)]
+            as [(HTTPResponseLimits, Int?)]
+        {
+            var parser = HTTPResponseParser(limits: limits)
+            for text in responses {
+                parser.expect(method: "POST")
+                let bytes = Array(text.utf8)
+                let cut = min(split ?? bytes.count, bytes.count)
+                var got = Outcome()
+                parser.feed(bytes[..<cut])
+                drain(&parser, into: &got)
+                parser.feed(bytes[cut...])
+                drain(&parser, into: &got)
+                let alone = parse(bytes, methods: ["POST"], limits: limits).outcome
+                #expect(got == alone)
+                #expect(got.responses.map(\.headers.count) == alone.responses.map(\.headers.count))
+                if got.error != nil || got.responses.last?.keepAlive == false { break }
+            }
+        }
+    }
+
     @Test func enforcesLimitsAsBytesArrive() {
         var limits = HTTPResponseLimits()
         limits.statusLineBytesMax = 32

@@ -46,6 +46,9 @@ public struct HTTPRequest: HTTPFields, Sendable, Equatable, CustomStringConverti
     public var description: String {
         "\(method) \(target) \(version.text) (\(headers.count) headers, \(body.count) body bytes)"
     }
+    /// The first value of the header named `name`, compared without regard to ASCII case: the same as
+    /// `HTTPFields.header(_:)`, without the protocol's dispatch.
+    public func header(_ name: String) -> String? { httpFirstValue(named: name, in: headers) }
 }
 
 /// Why a request was refused: the status to answer with and what was wrong. The connection must then close.
@@ -87,21 +90,24 @@ public protocol HTTPFields {
 
 extension HTTPFields {
     /// The first value of the header named `name`, compared without regard to ASCII case.
-    public func header(_ name: String) -> String? {
-        // The wanted name's bytes are fetched once; most fields are passed over on their length alone.
-        let headers = self.headers
-        var name = name
-        return name.withUTF8 { wanted -> String? in
-            for field in headers where field.name.utf8.count == wanted.count {
-                if httpNameEquals(field.name, wanted) { return field.value }
-            }
-            return nil
-        }
-    }
+    public func header(_ name: String) -> String? { httpFirstValue(named: name, in: headers) }
 
     /// Every value of the header named `name`, in the order received.
     public func headers(named name: String) -> [String] {
         headers.filter { httpNamesEqual($0.name, name) }.map(\.value)
+    }
+}
+
+/// The first value of the field named `name` (compared without regard to ASCII case) in `headers`.
+@inline(__always)
+func httpFirstValue(named name: String, in headers: [(name: String, value: String)]) -> String? {
+    // The wanted name's bytes are fetched once; most fields are passed over on their length alone.
+    var name = name
+    return name.withUTF8 { wanted -> String? in
+        for field in headers where field.name.utf8.count == wanted.count {
+            if httpNameEquals(field.name, wanted) { return field.value }
+        }
+        return nil
     }
 }
 
@@ -201,6 +207,32 @@ struct HTTPByteCursor {
         }
     }
 
+    /// Copies `text`; true when it holds CR, LF or NUL (which would let it forge a line). One pass both checks
+    /// and copies, eight bytes at a time.
+    @inline(__always)
+    mutating func writeFlaggingLineBreaks(_ text: String) -> Bool {
+        let found: Bool? = text.utf8.withContiguousStorageIfAvailable { source in
+            guard let base = source.baseAddress else { return false }
+            let found = httpCopyFlaggingLineBreaks(from: base, to: next, count: source.count)
+            next += source.count
+            return found
+        }
+        if let found { return found }
+        var flagged = false
+        for byte in text.utf8 {
+            if byte == 0x0D || byte == 0x0A || byte == 0 { flagged = true }
+            write(byte)
+        }
+        return flagged
+    }
+
+    /// Copies a literal's bytes, without the String machinery.
+    @inline(__always)
+    mutating func write(literal text: StaticString) {
+        next.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        next += text.utf8CodeUnitCount
+    }
+
     @inline(__always)
     mutating func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { source in
@@ -234,6 +266,41 @@ struct HTTPByteCursor {
         }
         next += digits
     }
+}
+
+/// Copies `count` bytes from `source` to `target`; true when any is CR, LF or NUL.
+@inline(__always)
+func httpCopyFlaggingLineBreaks(
+    from source: UnsafePointer<UInt8>, to target: UnsafeMutablePointer<UInt8>, count: Int
+) -> Bool {
+    var index = 0
+    var flags: UInt64 = 0
+    #if _endian(little)
+        if count >= 8 {
+            // Whole words, the last one overlapping the bytes before it rather than a byte loop for the rest.
+            while true {
+                let word = UnsafeRawPointer(source + index).loadUnaligned(as: UInt64.self)
+                UnsafeMutableRawPointer(target + index).storeBytes(of: word, as: UInt64.self)
+                // Flags a byte below 0x0E, the range CR, LF and NUL are in: exact as to whether one is present.
+                flags |= (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word
+                if index &+ 8 == count { break }
+                index = Swift.min(index &+ 8, count &- 8)
+            }
+            guard flags & 0x8080_8080_8080_8080 != 0 else { return false }
+            // A low byte (a tab, usually): which one it is decides.
+            for index in 0..<count where source[index] <= 0x0D {
+                if source[index] == 0x0D || source[index] == 0x0A || source[index] == 0 { return true }
+            }
+            return false
+        }
+    #endif
+    while index < count {
+        let byte = source[index]
+        target[index] = byte
+        if byte <= 0x0D && (byte == 0x0D || byte == 0x0A || byte == 0) { flags = 1 }
+        index &+= 1
+    }
+    return flags != 0
 }
 
 /// How many decimal digits a non-negative `value` has.

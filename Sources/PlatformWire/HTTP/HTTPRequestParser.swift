@@ -39,6 +39,9 @@ public struct HTTPRequestParser: Sendable {
         var version = HTTPVersion.http11
         var headers: [(name: String, value: String)] = []
         var headerBytes = 0
+        /// How many leading fields are the last request's, not yet copied into `headers` (which is empty meanwhile):
+        /// a head that repeats the last one whole shares its list instead of building another.
+        var sharedFields = 0
         var body: [UInt8] = []
         // Framing facts noted from each field's bytes as it arrives, so the common request (one Content-Length,
         // no Transfer-Encoding, no Connection) is framed without searching the fields by name again.
@@ -50,6 +53,34 @@ public struct HTTPRequestParser: Sendable {
         /// down the general path, which also produces every error.
         var simpleContentLength: Int?
     }
+
+    /// A line of an earlier request on this connection with what parsing it gave. A keep-alive connection sends
+    /// mostly the same lines on every request: one that arrives again byte for byte is taken without scanning,
+    /// checking or decoding it again (the result is a function of its bytes alone).
+    private struct KnownField: Sendable {
+        /// The line with its CRLF.
+        var bytes: [UInt8]
+        var name: String
+        var value: String
+        var kind: FieldKind
+        var simpleLength: Int?
+    }
+
+    private struct KnownRequestLine: Sendable {
+        /// The line with its CRLF.
+        var bytes: [UInt8]
+        var method: String
+        var target: String
+        var version: HTTPVersion
+    }
+
+    /// The fields of earlier requests by position in the header block (a field at the same place is likely the
+    /// same), and the last request line.
+    private var knownFields: [KnownField] = []
+    private var knownRequestLine: KnownRequestLine?
+    /// The last request's header list when every field of it is the known one at its place (so that
+    /// `knownFields[i]` and `lastHeaders[i]` are the same field), else empty.
+    private var lastHeaders: [(name: String, value: String)] = []
 
     public let limits: HTTPLimits
     private var state = State.requestLine
@@ -122,28 +153,73 @@ public struct HTTPRequestParser: Sendable {
         while true {
             switch state {
             case .requestLine:
+                // The same line as the last request's (accepted under the same limits): its parts again.
+                if let known = knownRequestLine, bufferHas(known.bytes, at: position) {
+                    position += known.bytes.count
+                    scanned = position
+                    head.method = known.method
+                    head.target = known.target
+                    head.version = known.version
+                    state = .headers
+                    continue
+                }
                 guard let line = try takeLine(bytesMax: limits.requestLineBytesMax, kind: .requestLine) else {
                     return nil
                 }
                 // RFC 9112 section 2.2: a server should ignore empty lines received before a request line.
                 guard !line.isEmpty else { continue }
                 try parseRequestLine(line)
+                knownRequestLine = KnownRequestLine(
+                    bytes: Array(buffer[line.lowerBound..<line.upperBound + 2]), method: head.method,
+                    target: head.target, version: head.version)
                 state = .headers
             case .headers:
+                let index = head.sharedFields + head.headers.count
+                // A line seen at this place before, within what is left of the header budget: the checks
+                // `takeLine` and `parseField` would make passed for these bytes, and give the same field.
+                if index < knownFields.count, bufferHas(knownFields[index].bytes, at: position),
+                    knownFields[index].bytes.count <= limits.headerBytesMax - head.headerBytes
+                {
+                    let count = knownFields[index].bytes.count
+                    position += count
+                    scanned = position
+                    head.headerBytes += count
+                    guard index < limits.headerCountMax else {
+                        throw HTTPParseError(status: 431, message: "more than \(limits.headerCountMax) header fields")
+                    }
+                    note(knownFields[index].kind, simpleLength: knownFields[index].simpleLength)
+                    if head.headers.isEmpty && index < lastHeaders.count {
+                        head.sharedFields += 1
+                    } else {
+                        unshareFields()
+                        head.headers.append((knownFields[index].name, knownFields[index].value))
+                    }
+                    continue
+                }
                 guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .headers) else {
                     return nil
                 }
                 head.headerBytes += line.count + 2
                 if line.isEmpty {
+                    if head.sharedFields > 0 {
+                        // All of the last head's fields again, or a prefix of them.
+                        head.headers =
+                            head.sharedFields == lastHeaders.count
+                            ? lastHeaders : Array(lastHeaders[0..<head.sharedFields])
+                        head.sharedFields = 0
+                    }
                     if let request = try finishHead() { return request }
                     continue
                 }
-                guard head.headers.count < limits.headerCountMax else {
+                guard index < limits.headerCountMax else {
                     throw HTTPParseError(status: 431, message: "more than \(limits.headerCountMax) header fields")
                 }
                 // One allocation for a typical request's fields instead of one per doubling.
-                if head.headers.isEmpty { head.headers.reserveCapacity(12) }
-                head.headers.append(try parseField(line, noteFraming: true))
+                unshareFields()
+                let field = try parseField(line, noteFraming: true)
+                note(field.kind, simpleLength: field.simpleLength)
+                head.headers.append((field.name, field.value))
+                remember(field, line: line, at: index)
             case .body(let remaining):
                 let left = takeBody(remaining)
                 guard left == 0 else {
@@ -204,6 +280,13 @@ public struct HTTPRequestParser: Sendable {
 
     private mutating func takeLine(bytesMax: Int, kind: LineKind) throws(HTTPParseError) -> Range<Int>? {
         let position = self.position
+        // An empty line (the end of a header block) is the CRLF itself: no search needed.
+        if buffer.count - position >= 2, buffer[position] == 0x0D, buffer[position + 1] == 0x0A {
+            guard 2 <= bytesMax else { throw tooLong(kind) }
+            self.position = position + 2
+            scanned = position + 2
+            return position..<position
+        }
         let start = max(scanned, position)
         // Word-at-a-time searches over the contiguous bytes: the LF, then a CR before the line's own CR.
         let (index, bareCR) = buffer.withUnsafeBufferPointer { bytes -> (Int, Bool) in
@@ -314,13 +397,11 @@ public struct HTTPRequestParser: Sendable {
     }
 
     /// A field line's name and value (without surrounding whitespace), checked in one pass over its bytes; with
-    /// `noteFraming`, what it says about framing is recorded in `head`. Refused lines get their error from the
-    /// general path.
-    private mutating func parseField(_ line: Range<Int>, noteFraming: Bool) throws(HTTPParseError) -> (
-        name: String, value: String
+    /// `noteFraming`, what it says about framing (for `note`). Refused lines get their error from the general path.
+    private func parseField(_ line: Range<Int>, noteFraming: Bool) throws(HTTPParseError) -> (
+        name: String, value: String, kind: FieldKind, simpleLength: Int?
     ) {
         let bodyBytesMax = limits.bodyBytesMax
-        let firstContentLength = noteFraming && head.contentLengthFields == 0
         let parsed = buffer.withUnsafeBufferPointer { bytes -> (String, String, FieldKind, Int?)? in
             var colon = line.lowerBound
             while colon < line.upperBound && bytes[colon] != UInt8(ascii: ":") {
@@ -345,14 +426,25 @@ public struct HTTPRequestParser: Sendable {
                 case 10 where asciiLowercaseEquals(name, "connection"): kind = .connection
                 case 14 where asciiLowercaseEquals(name, "content-length"):
                     kind = .contentLength
-                    if firstContentLength { simpleLength = simpleDecimal(value, max: bodyBytesMax) }
+                    // Used only for the first Content-Length field; computed for every one, so that a known line
+                    // carries it wherever it comes.
+                    simpleLength = simpleDecimal(value, max: bodyBytesMax)
                 case 17 where asciiLowercaseEquals(name, "transfer-encoding"): kind = .transferEncoding
                 default: break
                 }
             }
             return (httpFieldNameString(name), httpFieldValueString(value), kind, simpleLength)
         }
-        guard let (name, value, kind, simpleLength) = parsed else { return try parseFieldGeneral(buffer[line]) }
+        guard let parsed else {
+            let (name, value) = try parseFieldGeneral(buffer[line])
+            return (name, value, .other, nil)
+        }
+        return parsed
+    }
+
+    /// Records what a header field says about framing.
+    @inline(__always)
+    private mutating func note(_ kind: FieldKind, simpleLength: Int?) {
         switch kind {
         case .other: break
         case .host: head.hosts += 1
@@ -362,7 +454,52 @@ public struct HTTPRequestParser: Sendable {
             head.contentLengthFields += 1
         case .transferEncoding: head.transferEncodingFields += 1
         }
-        return (name, value)
+    }
+
+    /// Copies the shared leading fields into the head's own list, before a field that differs is added.
+    @inline(__always)
+    private mutating func unshareFields() {
+        guard head.headers.isEmpty else { return }
+        // One allocation for a typical head's fields instead of one per doubling.
+        head.headers.reserveCapacity(Swift.max(12, head.sharedFields + 4))
+        if head.sharedFields > 0 {
+            head.headers.append(contentsOf: lastHeaders[0..<head.sharedFields])
+            head.sharedFields = 0
+        }
+    }
+
+    /// Keeps a parsed header line as the one known at `index`, for the next request.
+    private mutating func remember(
+        _ field: (name: String, value: String, kind: FieldKind, simpleLength: Int?), line: Range<Int>, at index: Int
+    ) {
+        guard index <= knownFields.count, index < 32 else { return }
+        let bytes = buffer[line.lowerBound..<line.upperBound + 2]
+        if index == knownFields.count {
+            knownFields.append(
+                KnownField(
+                    bytes: Array(bytes), name: field.name, value: field.value, kind: field.kind,
+                    simpleLength: field.simpleLength))
+        } else {
+            // The stale entry's storage is reused for the new bytes.
+            knownFields[index].bytes.removeAll(keepingCapacity: true)
+            knownFields[index].bytes.append(contentsOf: bytes)
+            knownFields[index].name = field.name
+            knownFields[index].value = field.value
+            knownFields[index].kind = field.kind
+            knownFields[index].simpleLength = field.simpleLength
+        }
+    }
+
+    /// Whether the buffer holds `bytes` from `start` on.
+    @inline(__always)
+    private func bufferHas(_ bytes: [UInt8], at start: Int) -> Bool {
+        let count = bytes.count
+        guard buffer.count - start >= count else { return false }
+        return buffer.withUnsafeBufferPointer { buffer in
+            bytes.withUnsafeBufferPointer { bytes in
+                httpBytesEqual(buffer.baseAddress! + start, bytes.baseAddress!, count: count)
+            }
+        }
     }
 
     /// The fields that decide framing and connection reuse.
@@ -491,9 +628,13 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func finishRequest() -> HTTPRequest {
+        // The head is moved out, not copied, and the parser starts on a fresh one.
+        var done = Head()
+        swap(&done, &head)
         var request = HTTPRequest(
-            method: head.method, target: head.target, version: head.version, headers: head.headers, body: head.body)
-        if head.connectionFields == 0 {
+            method: done.method, target: done.target, version: done.version, headers: done.headers, body: done.body)
+        lastHeaders = request.headers.count <= 32 ? request.headers : []
+        if done.connectionFields == 0 {
             request.keepAlive = request.version == .http11
         } else {
             let options = request.headers(named: "Connection").flatMap(commaList).map { $0.lowercased() }
@@ -502,7 +643,6 @@ public struct HTTPRequestParser: Sendable {
             case .http10: request.keepAlive = options.contains("keep-alive") && !options.contains("close")
             }
         }
-        head = Head()
         state = request.keepAlive ? .requestLine : .closed
         if !request.keepAlive {
             buffer = []
@@ -620,4 +760,27 @@ func hexValue(_ byte: UInt8) -> Int? {
     case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
     default: nil
     }
+}
+
+/// Whether `count` bytes at `lhs` and `rhs` are equal, compared eight at a time.
+@inline(__always)
+func httpBytesEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, count: Int) -> Bool {
+    var index = 0
+    if count >= 8 {
+        while index &+ 8 < count {
+            let left = UnsafeRawPointer(lhs + index).loadUnaligned(as: UInt64.self)
+            let right = UnsafeRawPointer(rhs + index).loadUnaligned(as: UInt64.self)
+            guard left == right else { return false }
+            index &+= 8
+        }
+        // The last eight bytes as one word, overlapping the ones already compared.
+        let left = UnsafeRawPointer(lhs + (count &- 8)).loadUnaligned(as: UInt64.self)
+        let right = UnsafeRawPointer(rhs + (count &- 8)).loadUnaligned(as: UInt64.self)
+        return left == right
+    }
+    while index < count {
+        guard lhs[index] == rhs[index] else { return false }
+        index &+= 1
+    }
+    return true
 }

@@ -67,15 +67,13 @@ public struct HTTPRequestWriter: Sendable {
         method: String, target: String, body: [UInt8] = [], keepAlive: Bool = true,
         extra: [(name: String, value: String)] = []
     ) -> [UInt8] {
-        // The checks first, in the order the bytes are written; then the exact length, and one pass writing it.
+        // The request line's checks first; then the exact length, and one pass writing the bytes, each extra
+        // field checked as it is written (a value while it is copied), in the order the checks always came.
         precondition(httpIsToken(method), "method \(method) is not a token")
         precondition(
             httpIsTarget(target), "request target \(target) is empty or has a space, control or non-ASCII byte")
         var count = method.utf8.count + 1 + target.utf8.count + 11 + fieldBytes.count
-        for (name, value) in extra {
-            checkField(name: name, value: value)
-            count += name.utf8.count + 2 + value.utf8.count + 2
-        }
+        for (name, value) in extra { count += name.utf8.count + 2 + value.utf8.count + 2 }
         let hasLength = body.count > 0 || method == "POST" || method == "PUT" || method == "PATCH"
         let lengthDigits = hasLength ? httpDecimalDigits(body.count) : 0
         if hasLength { count += 16 + lengthDigits + 2 }
@@ -85,21 +83,23 @@ public struct HTTPRequestWriter: Sendable {
             cursor.write(method)
             cursor.write(0x20)
             cursor.write(target)
-            cursor.write(" HTTP/1.1\r\n")
+            cursor.write(literal: " HTTP/1.1\r\n")
             cursor.write(fieldBytes)
             for (name, value) in extra {
+                precondition(httpIsToken(name), "header name \(name) is not a token")
+                precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
                 cursor.write(name)
                 cursor.write(UInt8(ascii: ":"))
                 cursor.write(0x20)
-                cursor.write(value)
+                precondition(!cursor.writeFlaggingLineBreaks(value), "header \(name) contains CR, LF or NUL")
                 cursor.writeCRLF()
             }
             if hasLength {
-                cursor.write("Content-Length: ")
+                cursor.write(literal: "Content-Length: ")
                 cursor.writeDecimal(body.count, digits: lengthDigits)
                 cursor.writeCRLF()
             }
-            if !keepAlive { cursor.write("Connection: close\r\n") }
+            if !keepAlive { cursor.write(literal: "Connection: close\r\n") }
             cursor.writeCRLF()
             cursor.write(body)
         }

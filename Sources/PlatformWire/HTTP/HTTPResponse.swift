@@ -34,36 +34,33 @@ public struct HTTPResponse: Sendable, Equatable {
     /// The status line, headers, Content-Length, optional `Connection: close`, an empty line and the body.
     public func serialized() -> [UInt8] {
         // A CR or LF in a header would let its author forge further headers: that is a programmer error here,
-        // since values from peers must be checked before they reach a response. The checks come first, in the
-        // order the bytes are written; then the exact length, and one pass writing it.
+        // since values from peers must be checked before they reach a response. The exact length first; then one
+        // pass writing the bytes, each piece checked as it is copied (in the order the checks always came: the
+        // reason, then each header's name and value), so a refused piece stops the process before the message
+        // is used.
         let statusDigits = httpDecimalDigits(status)
-        precondition(!httpHasLineBreakOrNUL(reason), "reason phrase contains CR, LF or NUL")
         var count = 9 + statusDigits + 1 + reason.utf8.count + 2
-        for (name, value) in headers {
-            precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
-            precondition(!httpHasLineBreakOrNUL(name), "header name contains CR, LF or NUL")
-            precondition(!httpHasLineBreakOrNUL(value), "header value contains CR, LF or NUL")
-            count += name.utf8.count + 2 + value.utf8.count + 2
-        }
+        for (name, value) in headers { count += name.utf8.count + 2 + value.utf8.count + 2 }
         let lengthDigits = httpDecimalDigits(body.count)
         count += 16 + lengthDigits + 2 + (closeConnection ? 19 : 0) + 2 + body.count
         return httpBytes(count: count) { cursor in
-            cursor.write("HTTP/1.1 ")
+            cursor.write(literal: "HTTP/1.1 ")
             cursor.writeDecimal(status, digits: statusDigits)
             cursor.write(0x20)
-            cursor.write(reason)
+            precondition(!cursor.writeFlaggingLineBreaks(reason), "reason phrase contains CR, LF or NUL")
             cursor.writeCRLF()
             for (name, value) in headers {
-                cursor.write(name)
+                precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
+                precondition(!cursor.writeFlaggingLineBreaks(name), "header name contains CR, LF or NUL")
                 cursor.write(UInt8(ascii: ":"))
                 cursor.write(0x20)
-                cursor.write(value)
+                precondition(!cursor.writeFlaggingLineBreaks(value), "header value contains CR, LF or NUL")
                 cursor.writeCRLF()
             }
-            cursor.write("Content-Length: ")
+            cursor.write(literal: "Content-Length: ")
             cursor.writeDecimal(body.count, digits: lengthDigits)
             cursor.writeCRLF()
-            if closeConnection { cursor.write("Connection: close\r\n") }
+            if closeConnection { cursor.write(literal: "Connection: close\r\n") }
             cursor.writeCRLF()
             cursor.write(body)
         }

@@ -38,6 +38,9 @@ public struct HTTPClientResponse: HTTPFields, Sendable, Equatable, CustomStringC
     public var description: String {
         "\(version.text) \(status) \(reason) (\(headers.count) headers, \(body.count) body bytes)"
     }
+    /// The first value of the header named `name`, compared without regard to ASCII case: the same as
+    /// `HTTPFields.header(_:)`, without the protocol's dispatch.
+    public func header(_ name: String) -> String? { httpFirstValue(named: name, in: headers) }
 }
 
 /// Why a connection's responses could not be read. The connection must then be closed; `kind` tells the shell
@@ -123,6 +126,9 @@ public struct HTTPResponseParser: Sendable {
         var reason = ""
         var headers: [(name: String, value: String)] = []
         var headerBytes = 0
+        /// How many leading fields are the last response's, not yet copied into `headers` (which is empty meanwhile):
+        /// a head that repeats the last one whole shares its list instead of building another.
+        var sharedFields = 0
         var body: [UInt8] = []
         // Framing facts gathered as each field arrives, from its bytes, so deciding the framing does not search
         // the fields by name again. A bad Content-Length is kept, not thrown: it matters only if a body follows.
@@ -132,6 +138,32 @@ public struct HTTPResponseParser: Sendable {
         var connectionClose = false
         var connectionKeepAlive = false
     }
+
+    /// A line of an earlier response on this connection with what parsing it gave. A backend answers with mostly
+    /// the same lines every time: one that arrives again byte for byte is taken without scanning, checking or
+    /// decoding it again (the result is a function of its bytes alone).
+    private struct KnownField: Sendable {
+        /// The line with its CRLF.
+        var bytes: [UInt8]
+        var name: String
+        var value: String
+        var framing: FieldFraming
+    }
+
+    private struct KnownStatusLine: Sendable {
+        /// The line with its CRLF.
+        var bytes: [UInt8]
+        var version: HTTPVersion
+        var status: Int
+        var reason: String
+    }
+
+    /// The fields of earlier responses by position in the header block, and the last status line.
+    private var knownFields: [KnownField] = []
+    private var knownStatusLine: KnownStatusLine?
+    /// The last response's header list when every field of it is the known one at its place (so that
+    /// `knownFields[i]` and `lastHeaders[i]` are the same field), else empty.
+    private var lastHeaders: [(name: String, value: String)] = []
 
     public let limits: HTTPResponseLimits
     private var state = State.statusLine
@@ -240,37 +272,81 @@ public struct HTTPResponseParser: Sendable {
                         .unsolicited,
                         "bytes arrived with no request sent (the first is \(httpQuoted([buffer[position]])))")
                 }
+                // The same line as the last response's (accepted under the same limits): its parts again.
+                if let known = knownStatusLine, bufferHas(known.bytes, at: position) {
+                    position += known.bytes.count
+                    scanned = position
+                    head.version = known.version
+                    head.status = known.status
+                    head.reason = known.reason
+                    state = .headers
+                    continue
+                }
                 guard let line = try takeLine(bytesMax: limits.statusLineBytesMax, kind: .status) else {
                     if peerClosed { throw .truncated("connection closed inside a status line") }
                     return nil
                 }
                 try parseStatusLine(line)
+                knownStatusLine = KnownStatusLine(
+                    bytes: Array(buffer[line.lowerBound..<line.upperBound + 2]), version: head.version,
+                    status: head.status, reason: head.reason)
                 state = .headers
             case .headers:
+                let index = head.sharedFields + head.headers.count
+                // A line seen at this place before, within what is left of the header budget: the checks
+                // `takeLine` and `parseField` would make passed for these bytes, and give the same field.
+                if index < knownFields.count, bufferHas(knownFields[index].bytes, at: position),
+                    knownFields[index].bytes.count <= limits.headerBytesMax - head.headerBytes
+                {
+                    let count = knownFields[index].bytes.count
+                    position += count
+                    scanned = position
+                    head.headerBytes += count
+                    guard index < limits.headerCountMax else {
+                        throw HTTPResponseParseError(.tooLarge, "more than \(limits.headerCountMax) header fields")
+                    }
+                    apply(knownFields[index].framing)
+                    if head.headers.isEmpty && index < lastHeaders.count {
+                        head.sharedFields += 1
+                    } else {
+                        unshareFields()
+                        head.headers.append((knownFields[index].name, knownFields[index].value))
+                    }
+                    continue
+                }
                 guard let line = try takeLine(bytesMax: limits.headerBytesMax - head.headerBytes, kind: .header) else {
                     if peerClosed { throw .truncated("connection closed inside a header block") }
                     return nil
                 }
                 head.headerBytes += line.count + 2
                 if line.isEmpty {
+                    if head.sharedFields > 0 {
+                        // All of the last head's fields again, or a prefix of them.
+                        head.headers =
+                            head.sharedFields == lastHeaders.count
+                            ? lastHeaders : Array(lastHeaders[0..<head.sharedFields])
+                        head.sharedFields = 0
+                    }
                     if let response = try finishHead() { return response }
                     continue
                 }
-                guard head.headers.count < limits.headerCountMax else {
+                guard index < limits.headerCountMax else {
                     throw HTTPResponseParseError(.tooLarge, "more than \(limits.headerCountMax) header fields")
                 }
                 // Most responses carry a handful of fields: one allocation up front instead of four regrowths.
-                if head.headers.isEmpty { head.headers.reserveCapacity(8) }
+                unshareFields()
                 let (name, value) = try parseField(line)
-                noteFraming(name: name, value: value)
+                let framing = self.framing(name: name, value: value)
+                apply(framing)
                 // Values are ASCII in practice; obs-text bytes that are not UTF-8 become U+FFFD.
-                head.headers.append(
-                    buffer.withUnsafeBufferPointer { bytes in
-                        (
-                            httpFieldNameString(UnsafeBufferPointer(rebasing: bytes[name])),
-                            httpFieldValueString(UnsafeBufferPointer(rebasing: bytes[value]))
-                        )
-                    })
+                let field = buffer.withUnsafeBufferPointer { bytes in
+                    (
+                        name: httpFieldNameString(UnsafeBufferPointer(rebasing: bytes[name])),
+                        value: httpFieldValueString(UnsafeBufferPointer(rebasing: bytes[value]))
+                    )
+                }
+                head.headers.append(field)
+                remember(field, framing: framing, line: line, at: index)
             case .body(let remaining):
                 let left = takeBody(remaining)
                 guard left == 0 else {
@@ -479,8 +555,10 @@ public struct HTTPResponseParser: Sendable {
         if head.status < 200 {
             // Nothing asked for a protocol switch, so a 101 would leave the connection speaking something else.
             guard head.status != 101 else { throw .malformed("101 Switching Protocols without an upgrade request") }
-            // Interim answers (100 Continue, 103 Early Hints) precede the final one to the same request.
+            // Interim answers (100 Continue, 103 Early Hints) precede the final one to the same request. Their
+            // fields are now the known ones, so the last final answer's list no longer matches them.
             head = Head()
+            lastHeaders = []
             interimSeen = true
             state = .statusLine
             return nil
@@ -524,8 +602,82 @@ public struct HTTPResponseParser: Sendable {
         guard chunkedCount == 1 else { throw .malformed("Transfer-Encoding does not name chunked exactly once") }
     }
 
-    /// Records what a field says about framing, reading its bytes without building strings.
-    private mutating func noteFraming(name: Range<Int>, value: Range<Int>) {
+    /// Copies the shared leading fields into the head's own list, before a field that differs is added.
+    @inline(__always)
+    private mutating func unshareFields() {
+        guard head.headers.isEmpty else { return }
+        // One allocation for a typical head's fields instead of one per doubling.
+        head.headers.reserveCapacity(Swift.max(8, head.sharedFields + 4))
+        if head.sharedFields > 0 {
+            head.headers.append(contentsOf: lastHeaders[0..<head.sharedFields])
+            head.sharedFields = 0
+        }
+    }
+
+    /// Keeps a parsed header line as the one known at `index`, for the next response.
+    private mutating func remember(
+        _ field: (name: String, value: String), framing: FieldFraming, line: Range<Int>, at index: Int
+    ) {
+        guard index <= knownFields.count, index < 32 else { return }
+        let bytes = buffer[line.lowerBound..<line.upperBound + 2]
+        if index == knownFields.count {
+            knownFields.append(KnownField(bytes: Array(bytes), name: field.name, value: field.value, framing: framing))
+        } else {
+            // The stale entry's storage is reused for the new bytes.
+            knownFields[index].bytes.removeAll(keepingCapacity: true)
+            knownFields[index].bytes.append(contentsOf: bytes)
+            knownFields[index].name = field.name
+            knownFields[index].value = field.value
+            knownFields[index].framing = framing
+        }
+    }
+
+    /// Whether the buffer holds `bytes` from `start` on.
+    @inline(__always)
+    private func bufferHas(_ bytes: [UInt8], at start: Int) -> Bool {
+        let count = bytes.count
+        guard buffer.count - start >= count else { return false }
+        return buffer.withUnsafeBufferPointer { buffer in
+            bytes.withUnsafeBufferPointer { bytes in
+                httpBytesEqual(buffer.baseAddress! + start, bytes.baseAddress!, count: count)
+            }
+        }
+    }
+
+    /// What one field says about framing, on its own.
+    private enum FieldFraming: Sendable {
+        case none
+        case contentLength(Result<Int, HTTPResponseParseError>)
+        case transferEncoding
+        case connection(close: Bool, keepAlive: Bool)
+    }
+
+    /// Records what a field says about framing. A bad Content-Length is kept, not thrown.
+    private mutating func apply(_ framing: FieldFraming) {
+        switch framing {
+        case .none: break
+        case .contentLength(let result):
+            guard head.contentLengthError == nil else { return }
+            switch result {
+            case .success(let length):
+                if let earlier = head.contentLength, earlier != length {
+                    head.contentLengthError = .malformed("differing Content-Length values")
+                } else {
+                    head.contentLength = length
+                }
+            case .failure(let error):
+                head.contentLengthError = error
+            }
+        case .transferEncoding:
+            head.transferEncodingFields += 1
+        case .connection(let close, let keepAlive):
+            head.connectionClose = head.connectionClose || close
+            head.connectionKeepAlive = head.connectionKeepAlive || keepAlive
+        }
+    }
+
+    /// What a field says about framing, reading its bytes without building strings.
+    private func framing(name: Range<Int>, value: Range<Int>) -> FieldFraming {
         // Most fields are passed over on their name's length alone.
         let kind = buffer.withUnsafeBufferPointer { bytes -> FramingField? in
             let name = UnsafeBufferPointer(rebasing: bytes[name])
@@ -536,25 +688,19 @@ public struct HTTPResponseParser: Sendable {
             default: return nil
             }
         }
-        guard let kind else { return }
+        guard let kind else { return .none }
         let value = buffer[value]
         switch kind {
         case .contentLength:
-            guard head.contentLengthError == nil else { return }
             do throws(HTTPResponseParseError) {
-                let length = try parseContentLength(value)
-                if let earlier = head.contentLength, earlier != length {
-                    throw .malformed("differing Content-Length values")
-                }
-                head.contentLength = length
+                return .contentLength(.success(try parseContentLength(value)))
             } catch {
-                head.contentLengthError = error
+                return .contentLength(.failure(error))
             }
         case .transferEncoding:
-            head.transferEncodingFields += 1
+            return .transferEncoding
         case .connection:
-            head.connectionClose = head.connectionClose || listHasToken(value, "close")
-            head.connectionKeepAlive = head.connectionKeepAlive || listHasToken(value, "keep-alive")
+            return .connection(close: listHasToken(value, "close"), keepAlive: listHasToken(value, "keep-alive"))
         }
     }
 
@@ -627,15 +773,18 @@ public struct HTTPResponseParser: Sendable {
     }
 
     private mutating func finishResponse(closeDelimited: Bool) -> HTTPClientResponse {
+        // The head is moved out, not copied, and the parser starts on a fresh one.
+        var done = Head()
+        swap(&done, &head)
         let keepAlive: Bool
-        switch head.version {
-        case .http11: keepAlive = !head.connectionClose && !closeDelimited
-        case .http10: keepAlive = head.connectionKeepAlive && !head.connectionClose && !closeDelimited
+        switch done.version {
+        case .http11: keepAlive = !done.connectionClose && !closeDelimited
+        case .http10: keepAlive = done.connectionKeepAlive && !done.connectionClose && !closeDelimited
         }
         let response = HTTPClientResponse(
-            version: head.version, status: head.status, reason: head.reason, headers: head.headers, body: head.body,
+            version: done.version, status: done.status, reason: done.reason, headers: done.headers, body: done.body,
             keepAlive: keepAlive)
-        head = Head()
+        lastHeaders = response.headers.count <= 32 ? response.headers : []
         interimSeen = false
         awaitingStart += 1
         if awaitingStart == awaitingHead.count {
