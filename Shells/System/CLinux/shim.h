@@ -1,5 +1,5 @@
-// Linux system calls the reactor needs that Swift's Glibc module does not bring in (epoll, eventfd, timerfd,
-// TCP options), and accessors for epoll_event, which glibc packs on x86_64.
+// Linux system calls the reactor needs that Swift's Glibc module does not bring in (epoll, with a nanosecond
+// wait, eventfd, TCP options), and accessors for epoll_event, which glibc packs on x86_64.
 #ifndef CLINUX_SHIM_H
 #define CLINUX_SHIM_H
 
