@@ -208,6 +208,28 @@ import Testing
         }
     }
 
+    /// Credentials written as themselves, of any length (empty, longer than a record's usual room), round-trip.
+    @Test func literalCredentialsOfAnyLengthRoundTrip() throws {
+        let credentials = ["", "x", String(repeating: "long secret ", count: 40)]
+        var encoder = TraceEncoder()
+        for (position, credential) in credentials.enumerated() {
+            let request = InferenceRequest(
+                id: RequestID(UInt64(position)), credential: credential, model: ModelID(0), inputElements: 1)
+            encoder.append(.gateway(.request(request)), now: Instant(nanoseconds: Int64(position)))
+            encoder.appendDigest(0)
+        }
+        var decoder = TraceDecoder(bytes: TraceEncoder.header(Self.header) + encoder.bytes)
+        _ = try decoder.header()
+        for credential in credentials {
+            guard case .input(.gateway(.request(let request)), _, _)? = try decoder.next() else {
+                Issue.record("expected a request")
+                return
+            }
+            #expect(request.credential == credential)
+        }
+        #expect(try decoder.next() == nil)
+    }
+
     @Test func everyTruncationIsATypedErrorWithinTheFile() {
         let bytes = Self.encoded()
         for length in 0..<bytes.count {

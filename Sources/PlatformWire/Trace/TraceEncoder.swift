@@ -55,7 +55,7 @@ public struct TraceEncoder: Sendable {
     /// pseudonym of the key in `keys` it selects, or as `refused` when it selects none (so no secret is written).
     public mutating func append(_ input: TraceInput, now: Instant, keys: TraceKeys?) {
         var deltas = context
-        var literal = 0
+        var literal: Int?
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.recordMax) { scratch in
             var out = TraceScratch(scratch.baseAddress!, deltas)
             out.record(input, now: now, keys: keys)
@@ -66,7 +66,7 @@ public struct TraceEncoder: Sendable {
             literal = out.literal
         }
         context = deltas
-        if literal > 0, case .gateway(.request(let request)) = input {
+        if let literal, case .gateway(.request(let request)) = input {
             appendLiteral(request, length: literal, now: now)
         }
     }
@@ -164,8 +164,8 @@ struct TraceScratch {
     var count = 0
     var deltas: TraceDeltas
     /// Set, with nothing written, when a request's credential must be written as itself: the caller makes room
-    /// for this many more bytes and writes the record again.
-    var literal = 0
+    /// for this many more bytes (possibly none: an empty credential) and writes the record again.
+    var literal: Int?
 
     @inline(__always) init(_ base: UnsafeMutablePointer<UInt8>, _ deltas: TraceDeltas) {
         self.base = base
