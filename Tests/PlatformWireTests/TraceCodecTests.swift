@@ -133,6 +133,103 @@ import Testing
         #expect(TraceCredential.index(of: "key-1234567890") == nil)
     }
 
+    /// The whole sample trace, pinned with the original byte-at-a-time encoder: the format must not move.
+    @Test func theEncodingIsPinned() {
+        let bytes = Self.encoded()
+        var hasher = StableHasher()
+        for byte in bytes { hasher.combine(UInt64(byte)) }
+        #expect(bytes.count == Self.pinnedCount, "new count: \(bytes.count)")
+        #expect(hasher.value == Self.pinnedHash, "new value: 0x\(String(hasher.value, radix: 16))")
+    }
+
+    static let pinnedCount = 438
+    static let pinnedHash: UInt64 = 0x3C47_8B0B_A606_E5A5
+
+    /// LEB128 as the format defines it, one byte at a time.
+    static func reference(_ value: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var rest = value
+        while rest >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        bytes.append(UInt8(rest))
+        return bytes
+    }
+
+    /// Values at both edges of every varint length (1 to 10 bytes), and zigzagged signed ones.
+    @Test func varintsOfEveryLengthMatchTheFormat() throws {
+        var values: [UInt64] = [0, 1, .max, .max - 1]
+        for bits in 1..<64 {
+            let edge = UInt64(1) << UInt64(bits)
+            values += [edge - 1, edge, edge + 1, edge | 0x5555_5555_5555_5555 & (edge - 1)]
+        }
+        for value in values {
+            var encoder = TraceEncoder()
+            encoder.appendDigest(0xAB)
+            encoder.varint(value)
+            #expect(encoder.bytes == [0xAB, 0] + Self.reference(value), "\(value)")
+            var decoder = TraceDecoder(bytes: Array(encoder.bytes.dropFirst(2)))
+            #expect(try decoder.varint() == value)
+        }
+        for value in values.map({ Int64(bitPattern: $0) }) {
+            var encoder = TraceEncoder()
+            encoder.signed(value)
+            #expect(encoder.bytes == Self.reference(UInt64(bitPattern: (value << 1) ^ (value >> 63))), "\(value)")
+        }
+    }
+
+    /// A recorder's ways of writing a request (key index given, or credentials resolved by `TraceKeys`) give the
+    /// bytes of the request with its credential replaced by the pseudonym, or by `refused`.
+    @Test func requestsWithResolvedKeysMatchPseudonyms() {
+        let keys = TraceKeys(credentials: ["secret-a", "secret-b", "secret-a"])
+        #expect(keys.index(of: "secret-a") == 2)
+        #expect(keys.index(of: "secret-b") == 1)
+        #expect(keys.index(of: "secret-c") == nil)
+        let many = TraceKeys(credentials: (0..<20).map { "secret-\($0 % 15)" })
+        #expect(many.index(of: "secret-3") == 18)
+        #expect(many.index(of: "secret-14") == 14)
+        #expect(many.index(of: "secret-15") == nil)
+        for (credential, expected) in [("secret-a", "key-2"), ("secret-b", "key-1"), ("other", "refused")] {
+            let request = InferenceRequest(
+                id: RequestID(3 << 48 | 9), credential: credential, model: ModelID(1), version: 2, stickyKey: 77,
+                inputElements: 4, timeout: .milliseconds(300))
+            var pseudonymised = request
+            pseudonymised.credential = expected
+            var reference = TraceEncoder()
+            reference.append(.gateway(.request(pseudonymised)), now: Instant(nanoseconds: 12_345_678))
+            var resolved = TraceEncoder()
+            resolved.append(.gateway(.request(request)), now: Instant(nanoseconds: 12_345_678), keys: keys)
+            var indexed = TraceEncoder()
+            indexed.appendRequest(
+                request, keyIndex: keys.index(of: credential), now: Instant(nanoseconds: 12_345_678))
+            #expect(resolved.bytes == reference.bytes, "\(credential)")
+            #expect(indexed.bytes == reference.bytes, "\(credential)")
+        }
+    }
+
+    /// Credentials written as themselves, of any length (empty, longer than a record's usual room), round-trip.
+    @Test func literalCredentialsOfAnyLengthRoundTrip() throws {
+        let credentials = ["", "x", String(repeating: "long secret ", count: 40)]
+        var encoder = TraceEncoder()
+        for (position, credential) in credentials.enumerated() {
+            let request = InferenceRequest(
+                id: RequestID(UInt64(position)), credential: credential, model: ModelID(0), inputElements: 1)
+            encoder.append(.gateway(.request(request)), now: Instant(nanoseconds: Int64(position)))
+            encoder.appendDigest(0)
+        }
+        var decoder = TraceDecoder(bytes: TraceEncoder.header(Self.header) + encoder.bytes)
+        _ = try decoder.header()
+        for credential in credentials {
+            guard case .input(.gateway(.request(let request)), _, _)? = try decoder.next() else {
+                Issue.record("expected a request")
+                return
+            }
+            #expect(request.credential == credential)
+        }
+        #expect(try decoder.next() == nil)
+    }
+
     @Test func everyTruncationIsATypedErrorWithinTheFile() {
         let bytes = Self.encoded()
         for length in 0..<bytes.count {

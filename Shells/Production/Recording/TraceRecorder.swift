@@ -18,18 +18,14 @@ public final class TraceRecorder: InputRecorder {
     let writer: TraceWriter
     var encoder = TraceEncoder(capacity: TraceRecorder.bufferBytes + 4_096)
     public private(set) var digest = ActionDigest()
-    /// The key index each configured credential selects, built like the gateway's table (a later key with the same
-    /// credential wins), so the pseudonym names the key the gateway will pick.
-    let keyIndexByCredential: [String: Int]
-    let pseudonyms: [String]
+    /// The configured credentials, resolved like the gateway's table (a later key with the same credential wins),
+    /// so the pseudonym written names the key the gateway will pick.
+    let keys: TraceKeys
 
     init(file: Int, writer: TraceWriter, keys: [Gateway.APIKey]) {
         self.file = file
         self.writer = writer
-        var index: [String: Int] = [:]
-        for (position, key) in keys.enumerated() { index[key.credential] = position }
-        keyIndexByCredential = index
-        pseudonyms = keys.indices.map(TraceCredential.pseudonym)
+        self.keys = TraceKeys(credentials: keys.map(\.credential))
     }
 
     /// The header of a reactor's trace: the configured keys under their pseudonyms, never their secrets.
@@ -46,12 +42,8 @@ public final class TraceRecorder: InputRecorder {
     }
 
     public func record(_ input: RecordedInput, now: Instant) {
-        guard case .gateway(.request(var request)) = input else {
-            return encoder.append(input, now: now)
-        }
-        // Pseudonyms are short enough to be stored inline in the String: replacing the credential allocates nothing.
-        request.credential = keyIndexByCredential[request.credential].map { pseudonyms[$0] } ?? TraceCredential.refused
-        encoder.append(.gateway(.request(request)), now: now)
+        // A request's credential is written as the pseudonym of the key it selects (or `refused`), never as itself.
+        encoder.append(input, now: now, keys: keys)
     }
 
     public func acted(_ actions: [Gateway.Action]) {
@@ -70,8 +62,7 @@ public final class TraceRecorder: InputRecorder {
     }
 
     func finishInput() {
-        encoder.appendDigest(digest.value)
-        if encoder.bytes.count >= Self.bufferBytes { handOff() }
+        if encoder.appendDigestCounting(digest.value) >= Self.bufferBytes { handOff() }
     }
 
     /// Swaps the full buffer for an empty one from the writer: two short lock holds per 256 KiB, none per input.

@@ -81,18 +81,21 @@ public struct ActionDigest: Sendable, Hashable {
     }
 
     /// The machine and the number of actions go in first, so an action moving to the next input changes the digest.
+    @inline(__always)
     mutating func begin(machine: UInt64, count: Int) {
         inputs += 1
         hasher.combine(machine)
         hasher.combine(count)
     }
 
+    @inline(__always)
     mutating func combine(timer: TimerID, at: Instant) {
         hasher.combine(4)
         hasher.combine(timer.value)
         hasher.combine(at.nanoseconds)
     }
 
+    @inline(__always)
     mutating func combine(tag: UInt64, _ route: RouteRequest) {
         hasher.combine(tag)
         hasher.combine(route.id.value)
@@ -103,6 +106,7 @@ public struct ActionDigest: Sendable, Hashable {
         hasher.combine(route.budget.nanoseconds)
     }
 
+    @inline(__always)
     mutating func combine(_ request: ExecuteRequest) {
         hasher.combine(request.id.value)
         hasher.combine(request.model.value)
@@ -112,6 +116,7 @@ public struct ActionDigest: Sendable, Hashable {
         hasher.combine(request.budget.nanoseconds)
     }
 
+    @inline(__always)
     mutating func combine(_ outcome: InferenceOutcome) {
         switch outcome {
         case .ok(let backend, let version):
@@ -125,6 +130,7 @@ public struct ActionDigest: Sendable, Hashable {
         }
     }
 
+    @inline(__always)
     mutating func combine(_ observation: Observation) {
         hasher.combine(5)
         switch observation {
@@ -154,6 +160,7 @@ public struct ActionDigest: Sendable, Hashable {
         }
     }
 
+    @inline(__always)
     mutating func combine(_ first: UInt64, _ second: UInt64, _ third: UInt64) {
         hasher.combine(first)
         hasher.combine(second)
