@@ -171,22 +171,40 @@ extension Simulator {
         }
     }
 
+    /// Every timer is fed, live or not (the production host drops the ones a machine calls dead), unless
+    /// `dropsDeadTimers` is set; a dead one that acted anyway is counted, so tests can hold the machines'
+    /// `timerIsLive` to its promise.
     func fireTimer(_ timer: TimerID, node: Int) {
         if node == layout.router {
+            let live = router.timerIsLive(timer, now: localNow(node))
+            if !live && dropsDeadTimers { return countTimer(live: false, acted: false) }
             routerActions.removeAll(keepingCapacity: true)
             router.handle(.timerFired(timer), now: localNow(node), into: &routerActions)
+            countTimer(live: live, acted: !routerActions.isEmpty)
             performRouter()
         } else if node < layout.router {
             let gateway = node - layout.gateway(0)
+            let live = gateways[gateway].timerIsLive(timer, now: localNow(node))
+            if !live && dropsDeadTimers { return countTimer(live: false, acted: false) }
             gatewayActions.removeAll(keepingCapacity: true)
             gateways[gateway].handle(.timerFired(timer), now: localNow(node), into: &gatewayActions)
+            countTimer(live: live, acted: !gatewayActions.isEmpty)
             performGateway(gateway)
         } else {
             let orchestrator = node - layout.orchestrator(0)
+            let live = orchestrators[orchestrator].timerIsLive(timer, now: localNow(node))
+            if !live && dropsDeadTimers { return countTimer(live: false, acted: false) }
             orchestratorActions.removeAll(keepingCapacity: true)
             orchestrators[orchestrator].handle(.timerFired(timer), now: localNow(node), into: &orchestratorActions)
+            countTimer(live: live, acted: !orchestratorActions.isEmpty)
             performOrchestrator(orchestrator)
         }
+    }
+
+    func countTimer(live: Bool, acted: Bool) {
+        if live { return }
+        timerCounts.dead += 1
+        if acted { timerCounts.deadActed += 1 }
     }
 
     /// Feeds one of the rarer inputs to a gateway at its own clock's time and performs what it asks.

@@ -16,6 +16,12 @@ public final class Simulator {
     let horizon: Int64
     var history = StableHasher()
     var events = 0
+    /// Machine timers fired that their machine called dead, and how many of those acted all the same (never
+    /// reported; read by tests).
+    public internal(set) var timerCounts = (dead: 0, deadActed: 0)
+    /// Drops the timers a machine calls dead instead of feeding them, as the production host does (tests only:
+    /// a run must end the same either way, except for its event count and history).
+    var dropsDeadTimers = false
     /// Called with every delivered input when set (for --check-determinism).
     var recorder: ((HistoryEntry) -> Void)?
 

@@ -60,19 +60,15 @@ public final class NodeHost: BackendTransportDelegate {
     /// A timer target per machine, so machine timer ids never need a tag.
     final class TimerRelay: ReactorTimerTarget {
         enum Machine { case gateway, router, orchestrator }
-        unowned let host: NodeHost
+        // unowned(unsafe): the host owns its relays and outlives them, and a checked unowned reference would be
+        // retained and released on every timer.
+        unowned(unsafe) let host: NodeHost
         let machine: Machine
         init(host: NodeHost, machine: Machine) {
             self.host = host
             self.machine = machine
         }
-        func timerFired(_ id: UInt64, now: Instant) {
-            switch machine {
-            case .gateway: host.deliver(.gateway(.timerFired(TimerID(id))))
-            case .router: host.deliver(.router(.timerFired(TimerID(id))))
-            case .orchestrator: host.deliver(.orchestrator(.timerFired(TimerID(id))))
-            }
-        }
+        func timerFired(_ id: UInt64, now: Instant) { host.timerFired(TimerID(id), machine: machine, now: now) }
     }
 
     public let reactor: Reactor
@@ -137,26 +133,47 @@ public final class NodeHost: BackendTransportDelegate {
     /// A fresh request id (for answers the shell gives before the gateway sees a request).
     public func nextRequestID() -> RequestID { gateway.nextRequestID() }
 
+    /// A timer its machine calls dead (its request answered, its attempt over: most of them, as every request
+    /// arms a deadline per machine) is dropped here rather than fed: the machine would do nothing with it, and a
+    /// recording need not hold it, so replay feeds the same live inputs and gets the same actions.
+    func timerFired(_ timer: TimerID, machine: TimerRelay.Machine, now: Instant) {
+        switch machine {
+        case .gateway:
+            if gateway.timerIsLive(timer, now: now) {
+                deliver(.gateway(.timerFired(timer)))
+            }
+        case .router:
+            if router.timerIsLive(timer, now: now) {
+                deliver(.router(.timerFired(timer)))
+            }
+        case .orchestrator:
+            if orchestrator.timerIsLive(timer, now: now) {
+                deliver(.orchestrator(.timerFired(timer)))
+            }
+        }
+    }
+
+    /// Runs `work` and every input it leads to (queued behind it) at one reading of the clock: a cascade through
+    /// gateway, router and orchestrator takes microseconds, and one `now` for all of it saves a clock read per input.
     func deliver(_ work: Work) {
-        inputs.feed(work) { run($0, now: Reactor.now()) }
+        if inputs.isDraining { return inputs.enqueue(work) }
+        let now = Reactor.now()
+        inputs.feed(work) { run($0, now: now) }
     }
 
     func run(_ work: Work, now: Instant) {
         switch work {
         case .gateway(let input):
-            recorder?.record(.gateway(input), now: now)
             gateway.handle(input, now: now, into: &gatewayActions)
-            recorder?.acted(gatewayActions)
+            recorder?.record(input, now: now, acted: gatewayActions)
             performGateway(now: now)
         case .router(let input):
-            recorder?.record(.router(input), now: now)
             router.handle(input, now: now, into: &routerActions)
-            recorder?.acted(routerActions)
+            recorder?.record(input, now: now, acted: routerActions)
             performRouter(now: now)
         case .orchestrator(let input):
-            recorder?.record(.orchestrator(input), now: now)
             orchestrator.handle(input, now: now, into: &orchestratorActions)
-            recorder?.acted(orchestratorActions)
+            recorder?.record(input, now: now, acted: orchestratorActions)
             performOrchestrator(now: now)
         }
     }

@@ -7,6 +7,15 @@ final class SerialInputs<Input> {
     private var pending: [Input] = []
     private var draining = false
 
+    /// True while `feed` is handing inputs over (an input fed now waits its turn).
+    var isDraining: Bool { draining }
+
+    /// Queues `input` behind the drain under way (call only while `isDraining`).
+    func enqueue(_ input: Input) {
+        precondition(draining, "SerialInputs.enqueue outside a drain: the input would never be handled")
+        pending.append(input)
+    }
+
     /// Queues `input`; unless a drain is already under way further up the stack, hands it and everything queued
     /// meanwhile to `handle`, in order. The first input is handed over directly (most inputs arrive with nothing
     /// queued): only inputs arising while one is handled are stored.

@@ -41,26 +41,26 @@ public final class TraceRecorder: InputRecorder {
             backendCount: backendCount, keys: named)
     }
 
-    public func record(_ input: RecordedInput, now: Instant) {
+    public func record(_ input: Gateway.Input, now: Instant, acted actions: [Gateway.Action]) {
         // A request's credential is written as the pseudonym of the key it selects (or `refused`), never as itself.
         encoder.append(input, now: now, keys: keys)
-    }
-
-    public func acted(_ actions: [Gateway.Action]) {
         digest.fold(actions)
         finishInput()
     }
 
-    public func acted(_ actions: [Router.Action]) {
+    public func record(_ input: Router.Input, now: Instant, acted actions: [Router.Action]) {
+        encoder.append(input, now: now)
         digest.fold(actions)
         finishInput()
     }
 
-    public func acted(_ actions: [Orchestrator.Action]) {
+    public func record(_ input: Orchestrator.Input, now: Instant, acted actions: [Orchestrator.Action]) {
+        encoder.append(input, now: now)
         digest.fold(actions)
         finishInput()
     }
 
+    @inline(__always)
     func finishInput() {
         if encoder.appendDigestCounting(digest.value) >= Self.bufferBytes { handOff() }
     }

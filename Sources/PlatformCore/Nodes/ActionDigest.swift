@@ -1,12 +1,16 @@
 // A running, process-independent digest of what the gateway, router and orchestrator of one host decided: every
 // action of every input, in order. A recorded run stores it after each input and a replay recomputes it, so two
-// runs agree exactly when every machine asked for the same things in the same order. It is built on
-// `StableHasher` (never Swift's per-process seeded `Hasher`) and hashes integers only: ids, enum codes and
-// nanoseconds.
+// runs agree exactly when every machine asked for the same things in the same order. It hashes integers only (ids,
+// enum codes and nanoseconds) with its own fixed mixing, never Swift's per-process seeded `Hasher`.
+//
+// The fold runs on a reactor thread for every input a recording host handles, so a word costs one multiply: each
+// step `state = (state ^ word) * K`, then `state ^= state >> 29`, is a bijection of the state for a fixed word and
+// of the word for a fixed state, so two histories that differ in one word always end in different states. The
+// full avalanche (`StableHasher.mix`) is paid once per reading of `value`.
 
 /// Folds the actions of each handled input into one 64-bit value.
 public struct ActionDigest: Sendable, Hashable {
-    var hasher = StableHasher(seed: 0x5EED_AC71_0D16_E570)
+    var hasher = DigestState(state: 0x5EED_AC71_0D16_E570)
     /// Inputs folded so far.
     public private(set) var inputs: UInt64 = 0
 
@@ -184,4 +188,18 @@ public struct ActionDigest: Sendable, Hashable {
         case .budgetExhausted: 4
         }
     }
+}
+
+/// The digest's running state: one multiply and one shift per word folded.
+struct DigestState: Sendable, Hashable {
+    var state: UInt64
+
+    @inline(__always) mutating func combine(_ word: UInt64) {
+        state = (state ^ word) &* 0x9E37_79B9_7F4A_7C15
+        state ^= state >> 29
+    }
+    @inline(__always) mutating func combine(_ value: Int) { combine(UInt64(bitPattern: Int64(value))) }
+    @inline(__always) mutating func combine(_ value: Int64) { combine(UInt64(bitPattern: value)) }
+
+    @inline(__always) var value: UInt64 { StableHasher.mix(state ^ 0xA076_1D64_78BD_642F) }
 }

@@ -156,6 +156,16 @@ public struct Gateway: Sendable {
         return RequestID(UInt64(configuration.gatewayIndex) << 48 | requestCounter)
     }
 
+    /// False when `.timerFired(timer)` at `now` would find nothing to do: no action, no state changed (the request it
+    /// guards was answered, or its limiter check came back). A shell may then drop the firing instead of feeding
+    /// it; the simulator feeds every timer and checks that a timer called dead does nothing.
+    public func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
+        if timer.value & Gateway.limiterTimerBit != 0 {
+            return sharedLimits != nil && awaitingLimit.contains(timer.value & ~Gateway.limiterTimerBit)
+        }
+        return pending.contains(timer.value)
+    }
+
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         switch input {

@@ -91,6 +91,18 @@ public struct Orchestrator: Sendable {
     /// The phase of each backend's breaker, indexed by `BackendID.value`.
     public var breakerPhases: [CircuitBreaker.Phase] { breakers.map(\.phase) }
 
+    /// False when `.timerFired(timer)` at `now` would find nothing to do (the execution it belongs to finished, moved
+    /// on to a later attempt, or is no longer in the phase the timer guards): no action, no state changed, so a
+    /// shell may drop the firing.
+    public func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
+        let attemptNumber = Int((timer.value >> 1) & 0xFF)
+        guard let execution = executions[timer.value >> 9], execution.attempts == attemptNumber else { return false }
+        switch TimerKind(rawValue: timer.value & 1)! {
+        case .attemptTimeout: return execution.calling
+        case .backoffOver: return !execution.calling
+        }
+    }
+
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         switch input {

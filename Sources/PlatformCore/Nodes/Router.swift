@@ -158,6 +158,15 @@ public struct Router: Sendable {
     /// Requests sent to orchestrators and not yet answered.
     public var pendingCount: Int { pending.count }
 
+    /// False when `.timerFired(timer)` at `now` would find nothing to do: the request it guards was answered, and
+    /// no health readmission is due and no rollout waits to start (which any input does first). No action and no
+    /// state changed, so a shell may drop the firing. Canary timers are always live.
+    public func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
+        if timer.value & Router.canaryTimerBit != 0 || (hasRollout && !canaryStarted) { return true }
+        if now >= backendHealth.nextReadmissionAt || now >= orchestratorHealth.nextReadmissionAt { return true }
+        return pending.contains(timer.value)
+    }
+
     /// Feeds one input; actions are appended in the order the shell must perform them.
     public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
         advanceHealth(now: now, into: &actions)

@@ -1,27 +1,32 @@
-// Writes trace records into a growing byte buffer. It runs on a reactor thread for every machine input, so it
-// only appends bytes: no allocation beyond the buffer's growth, no strings built, no I/O. Integers are LEB128
-// varints; signed ones and deltas are zigzag-mapped first, so small negative numbers stay small too. A record is
-// written through a pointer into a small stack scratch and appended to the buffer in one copy, rather than byte by
-// byte (each `Array.append` checks uniqueness and capacity).
+// Writes trace records into a byte buffer. It runs on a reactor thread for every machine input, so it only writes
+// bytes: no allocation beyond the buffer's growth, no strings built, no I/O. Integers are LEB128 varints; signed
+// ones and deltas are zigzag-mapped first, so small negative numbers stay small too. The buffer is kept at its full
+// size (the bytes past `count` are room, not trace), so a record is written in place through one pointer, with one
+// room check per record, rather than byte by byte (each `Array.append` checks uniqueness and capacity) or through
+// a scratch copied in afterwards.
 
 import PlatformCore
 
 /// Appends the records of one trace; the id and time contexts carry over when the buffer is taken.
 public struct TraceEncoder: Sendable {
-    /// The encoded bytes not yet taken.
-    public private(set) var bytes: [UInt8]
+    /// `storage[0..<count]` are the encoded bytes not yet taken; the rest is room for the next records.
+    var storage: [UInt8]
+    /// How many bytes are encoded and not yet taken.
+    public private(set) var count = 0
     var context = TraceDeltas()
 
     /// An encoder whose buffer starts with room for `capacity` bytes.
     public init(capacity: Int = 0) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = Array(repeating: 0, count: max(capacity, Self.recordRoom))
     }
+
+    /// The encoded bytes not yet taken (a copy: for tests and cold paths).
+    public var bytes: [UInt8] { Array(storage[0..<count]) }
 
     /// The file's opening bytes: magic, format version and header.
     public static func header(_ header: TraceHeader) -> [UInt8] {
         var encoder = TraceEncoder(capacity: 64)
-        encoder.bytes.append(contentsOf: TraceTag.magic)
+        for byte in TraceTag.magic { encoder.byte(byte) }
         encoder.varint(TraceTag.version)
         encoder.signed(Int64(header.reactorIndex))
         encoder.signed(Int64(header.reactorCount))
@@ -33,18 +38,19 @@ public struct TraceEncoder: Sendable {
         for key in header.keys {
             encoder.string(key.credential)
             encoder.string(key.name)
-            encoder.bytes.append(key.mayInfer ? 1 : 0)
+            encoder.byte(key.mayInfer ? 1 : 0)
         }
         return encoder.bytes
     }
 
-    /// Hands out the bytes written so far and continues in `buffer` (emptied, its capacity kept).
+    /// Hands out the bytes written so far (exactly those) and continues in `buffer`, whose contents are
+    /// discarded and which is brought to this buffer's size at once, rather than growing while the reactor waits.
     public mutating func take(replacingWith buffer: [UInt8]) -> [UInt8] {
         var next = buffer
-        next.removeAll(keepingCapacity: true)
-        // A fresh buffer gets the old one's room at once rather than growing by doubling while the reactor waits.
-        if next.capacity < bytes.capacity { next.reserveCapacity(bytes.capacity) }
-        swap(&next, &bytes)
+        if next.count < storage.count { next.append(contentsOf: repeatElement(0, count: storage.count - next.count)) }
+        swap(&next, &storage)
+        next.removeSubrange(count...)
+        count = 0
         return next
     }
 
@@ -54,75 +60,95 @@ public struct TraceEncoder: Sendable {
     /// Writes one input as `append(_:now:)` does, except that a gateway request's credential is written as the
     /// pseudonym of the key in `keys` it selects, or as `refused` when it selects none (so no secret is written).
     public mutating func append(_ input: TraceInput, now: Instant, keys: TraceKeys?) {
-        var deltas = context
-        var literal: Int?
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.recordMax) { scratch in
-            var out = TraceScratch(scratch.baseAddress!, deltas)
-            out.record(input, now: now, keys: keys)
-            if out.count > 0 {
-                bytes.append(contentsOf: UnsafeBufferPointer(start: scratch.baseAddress, count: out.count))
-            }
-            deltas = out.deltas
-            literal = out.literal
+        if case .gateway(let input) = input { return append(input, now: now, keys: keys) }
+        write(room: Self.recordRoom) { $0.record(input, now: now, keys: keys) }
+    }
+
+    /// Writes one gateway input as `append(.gateway(input), now:, keys:)` does, without wrapping it first.
+    public mutating func append(_ input: Gateway.Input, now: Instant, keys: TraceKeys?) {
+        if let literal = write(room: Self.recordRoom, { $0.gateway(input, now: now, keys: keys) }),
+            case .request(let request) = input
+        {
+            write(room: Self.recordRoom + literal) { $0.request(request, .literal, literal: literal, now: now) }
         }
-        context = deltas
-        if let literal, case .gateway(.request(let request)) = input {
-            appendLiteral(request, length: literal, now: now)
-        }
+    }
+
+    /// Writes one router input as `append(.router(input), now:)` does.
+    public mutating func append(_ input: Router.Input, now: Instant) {
+        write(room: Self.recordRoom) { $0.router(input, now: now) }
+    }
+
+    /// Writes one orchestrator input as `append(.orchestrator(input), now:)` does.
+    public mutating func append(_ input: Orchestrator.Input, now: Instant) {
+        write(room: Self.recordRoom) { $0.orchestrator(input, now: now) }
     }
 
     /// Writes a gateway request whose credential is the configured key at `keyIndex`, or `refused` when nil:
     /// the same bytes as `append(.gateway(.request(request)))` with the credential replaced by that key's
     /// pseudonym (or by `refused`), without building the pseudonym.
     public mutating func appendRequest(_ request: InferenceRequest, keyIndex: Int?, now: Instant) {
-        var deltas = context
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.recordMax) { scratch in
-            var out = TraceScratch(scratch.baseAddress!, deltas)
-            out.request(request, keyIndex.map { .key(UInt64($0)) } ?? .refused, literal: 0, now: now)
-            if out.count > 0 {
-                bytes.append(contentsOf: UnsafeBufferPointer(start: scratch.baseAddress, count: out.count))
-            }
-            deltas = out.deltas
+        write(room: Self.recordRoom) {
+            $0.request(request, keyIndex.map { .key(UInt64($0)) } ?? .refused, literal: 0, now: now)
         }
-        context = deltas
     }
 
-    /// A request whose credential is written as itself (no configured key or pseudonym): room for its length.
-    mutating func appendLiteral(_ request: InferenceRequest, length: Int, now: Instant) {
-        var deltas = context
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.recordMax + length) { scratch in
-            var out = TraceScratch(scratch.baseAddress!, deltas)
-            out.request(request, .literal, literal: length, now: now)
-            if out.count > 0 {
-                bytes.append(contentsOf: UnsafeBufferPointer(start: scratch.baseAddress, count: out.count))
-            }
-            deltas = out.deltas
+    /// Writes one record in place at the end of the buffer, after making `room` bytes of room there; returns the
+    /// length of a literal credential the record asked room for instead of writing itself (see `TraceScratch`).
+    @inline(__always) @discardableResult
+    mutating func write(room: Int, _ body: (inout TraceScratch) -> Void) -> Int? {
+        if count &+ room > storage.count { grow(room: room) }
+        let start = count
+        let deltas = context
+        let (written, after, literal) = storage.withUnsafeMutableBufferPointer { buffer in
+            var out = TraceScratch(buffer.baseAddress! + start, deltas)
+            body(&out)
+            return (out.count, out.deltas, out.literal)
         }
-        context = deltas
+        count = start &+ written
+        context = after
+        return literal
+    }
+
+    /// At least doubles the buffer, so growth is rare and its cost spread thin.
+    mutating func grow(room: Int) {
+        let size = max(storage.count * 2, count + room)
+        storage.append(contentsOf: repeatElement(0, count: size - storage.count))
+    }
+
+    /// One byte at the end, for the cold paths (header, digest, end record).
+    @inline(__always)
+    mutating func byte(_ value: UInt8) {
+        if count == storage.count { grow(room: 1) }
+        storage[count] = value
+        count &+= 1
     }
 
     /// Closes the input just written with the low 16 bits of the running action digest.
     public mutating func appendDigest(_ digest: UInt64) {
-        bytes.append(UInt8(truncatingIfNeeded: digest))
-        bytes.append(UInt8(truncatingIfNeeded: digest >> 8))
+        if count &+ 2 > storage.count { grow(room: 2) }
+        storage[count] = UInt8(truncatingIfNeeded: digest)
+        storage[count &+ 1] = UInt8(truncatingIfNeeded: digest >> 8)
+        count &+= 2
     }
 
     /// `appendDigest`, returning how many bytes the buffer holds then (one call for a recorder's hot path).
     public mutating func appendDigestCounting(_ digest: UInt64) -> Int {
         appendDigest(digest)
-        return bytes.count
+        return count
     }
 
     /// The final record: how many inputs were recorded and the full digest after the last one.
     public mutating func appendEnd(inputs: UInt64, digest: UInt64) {
-        bytes.append(TraceTag.end)
+        byte(TraceTag.end)
         varint(inputs)
-        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: digest >> UInt64(shift))) }
+        for shift in stride(from: 0, to: 64, by: 8) { byte(UInt8(truncatingIfNeeded: digest >> UInt64(shift))) }
     }
 
     /// The most bytes any record but a request with a literal credential takes: a tag, and at most eight 10-byte
     /// varints and flag bytes.
     static let recordMax = 128
+    /// The room made before each record: a record, and the digest that closes its input.
+    static let recordRoom = recordMax + 2
 
     /// How a request's credential is written: `refused`, a configured key's index, or the literal text.
     enum CredentialCode {
@@ -139,7 +165,7 @@ public struct TraceEncoder: Sendable {
 
     mutating func string(_ text: String) {
         varint(UInt64(text.utf8.count))
-        bytes.append(contentsOf: text.utf8)
+        for unit in text.utf8 { byte(unit) }
     }
 
     mutating func signed(_ value: Int64) { varint(zigzag(value)) }
@@ -147,18 +173,18 @@ public struct TraceEncoder: Sendable {
     mutating func varint(_ value: UInt64) {
         var rest = value
         while rest >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            byte(UInt8(truncatingIfNeeded: rest) | 0x80)
             rest >>= 7
         }
-        bytes.append(UInt8(rest))
+        byte(UInt8(rest))
     }
 
     @inline(__always)
     func zigzag(_ value: Int64) -> UInt64 { UInt64(bitPattern: (value << 1) ^ (value >> 63)) }
 }
 
-/// One record being written into stack memory the encoder owns for the call; it never writes past the capacity
-/// the encoder reserved for the record (`TraceEncoder.recordMax`, plus a literal credential's length).
+/// One record being written in place into the encoder's buffer; it never writes past the room the encoder made for
+/// the record (`TraceEncoder.recordMax`, plus a literal credential's length).
 struct TraceScratch {
     let base: UnsafeMutablePointer<UInt8>
     var count = 0
@@ -295,11 +321,22 @@ extension TraceScratch {
         signed(request.timeout.nanoseconds)
     }
 
-    /// One switch over every kind of input, its patterns reaching the leaves, so the input is not copied case by
-    /// case on the way down.
     mutating func record(_ input: TraceInput, now: Instant, keys: TraceKeys?) {
         switch input {
-        case .gateway(.request(let request)):
+        case .gateway(let input): gateway(input, now: now, keys: keys)
+        case .router(let input): router(input, now: now)
+        case .orchestrator(let input): orchestrator(input, now: now)
+        case .unreproducible(.apiKeysChanged(let count)):
+            begin(TraceTag.gatewayAPIKeysChanged, now)
+            signed(Int64(count))
+        case .unreproducible(.bearerKeysChanged): begin(TraceTag.gatewayBearerKeysChanged, now)
+        }
+    }
+
+    @inline(__always)
+    mutating func gateway(_ input: Gateway.Input, now: Instant, keys: TraceKeys?) {
+        switch input {
+        case .request(let request):
             let code: TraceEncoder.CredentialCode
             if let keys {
                 code = keys.index(of: request.credential).map { .key(UInt64($0)) } ?? .refused
@@ -311,14 +348,14 @@ extension TraceScratch {
                 return
             }
             self.request(request, code, literal: 0, now: now)
-        case .gateway(.routerReplied(let reply)):
+        case .routerReplied(let reply):
             begin(TraceTag.gatewayRouterReplied, now)
             requestID(reply.id)
             outcome(reply.outcome)
-        case .gateway(.timerFired(let timer)):
+        case .timerFired(let timer):
             begin(TraceTag.gatewayTimer, now)
             deltas.gatewayTimer = timerID(timer, last: deltas.gatewayTimer)
-        case .gateway(.limiterAnswered(let answer)):
+        case .limiterAnswered(let answer):
             begin(TraceTag.gatewayLimiterAnswered, now)
             requestID(answer.id)
             switch answer.decision {
@@ -328,11 +365,17 @@ extension TraceScratch {
                 signed(retryAfter.nanoseconds)
             case .unavailable: byte(2)
             }
-        case .gateway(.apiKeysChanged(let entries)):
+        case .apiKeysChanged(let entries):
             begin(TraceTag.gatewayAPIKeysChanged, now)
             signed(Int64(entries.count))
-        case .gateway(.bearerKeysChanged): begin(TraceTag.gatewayBearerKeysChanged, now)
-        case .router(.route(let route, let gateway)):
+        case .bearerKeysChanged: begin(TraceTag.gatewayBearerKeysChanged, now)
+        }
+    }
+
+    @inline(__always)
+    mutating func router(_ input: Router.Input, now: Instant) {
+        switch input {
+        case .route(let route, let gateway):
             begin(TraceTag.routerRoute, now)
             requestID(route.id)
             signed(Int64(route.model.value))
@@ -341,19 +384,25 @@ extension TraceScratch {
             signed(Int64(route.inputElements))
             signed(route.budget.nanoseconds)
             signed(Int64(gateway))
-        case .router(.orchestratorReplied(let reply)):
+        case .orchestratorReplied(let reply):
             begin(TraceTag.routerOrchestratorReplied, now)
             requestID(reply.id)
             outcome(reply.outcome)
             byte(reply.preferredBackendFailed ? 1 : 0)
             signed(Int64(reply.attempts))
-        case .router(.timerFired(let timer)):
+        case .timerFired(let timer):
             begin(TraceTag.routerTimer, now)
             deltas.routerTimer = timerID(timer, last: deltas.routerTimer)
-        case .router(.canaryOverride(let override)):
+        case .canaryOverride(let override):
             begin(TraceTag.routerCanaryOverride, now)
             canary(override)
-        case .orchestrator(.execute(let request)):
+        }
+    }
+
+    @inline(__always)
+    mutating func orchestrator(_ input: Orchestrator.Input, now: Instant) {
+        switch input {
+        case .execute(let request):
             begin(TraceTag.orchestratorExecute, now)
             requestID(request.id)
             signed(Int64(request.model.value))
@@ -361,18 +410,14 @@ extension TraceScratch {
             signed(Int64(request.preferredBackend.value))
             signed(Int64(request.inputElements))
             signed(request.budget.nanoseconds)
-        case .orchestrator(.backendReplied(let reply)):
+        case .backendReplied(let reply):
             begin(TraceTag.orchestratorBackendReplied, now)
             varint(TraceScratch.zigzag(Int64(bitPattern: reply.call.value &- deltas.call)))
             deltas.call = reply.call.value
             byte(reply.failure.map(TraceCodes.code) ?? 0)
-        case .orchestrator(.timerFired(let timer)):
+        case .timerFired(let timer):
             begin(TraceTag.orchestratorTimer, now)
             deltas.orchestratorTimer = timerID(timer, last: deltas.orchestratorTimer)
-        case .unreproducible(.apiKeysChanged(let count)):
-            begin(TraceTag.gatewayAPIKeysChanged, now)
-            signed(Int64(count))
-        case .unreproducible(.bearerKeysChanged): begin(TraceTag.gatewayBearerKeysChanged, now)
         }
     }
 

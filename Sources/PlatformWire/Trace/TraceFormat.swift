@@ -108,7 +108,8 @@ public struct TraceError: Error, Sendable, Equatable, CustomStringConvertible {
 /// Tag bytes and fixed values of the format.
 enum TraceTag {
     static let magic: [UInt8] = Array("AIPTRACE".utf8)
-    static let version: UInt64 = 1
+    /// 2: the action digest folds with one multiply per word (version 1 traces carry the older digest).
+    static let version: UInt64 = 2
 
     static let gatewayRequest: UInt8 = 1
     static let gatewayRouterReplied: UInt8 = 2
