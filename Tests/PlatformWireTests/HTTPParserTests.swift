@@ -359,6 +359,17 @@ private func drain(_ parser: inout HTTPRequestParser) -> (requests: [HTTPRequest
         let custom = HTTPResponse(status: 299, reason: "Fine")
         #expect(
             String(decoding: custom.serialized(), as: UTF8.self) == "HTTP/1.1 299 Fine\r\nContent-Length: 0\r\n\r\n")
+        // Written in place, each is the same bytes.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1_024, alignment: 16)
+        defer { buffer.deallocate() }
+        let large = HTTPResponse(
+            status: 503, headers: [("Retry-After", "1"), ("X-Request-ID", "gw0-1f")],
+            body: Array(repeating: UInt8(ascii: "e"), count: 700), closeConnection: true)
+        for answer in [response, closing, custom, large] {
+            let count = answer.write(into: buffer)
+            #expect(count == answer.serializedCount)
+            #expect(Array(buffer[0..<count]) == answer.serialized())
+        }
     }
 
     @Test func serializesParseErrors() {

@@ -506,6 +506,38 @@ private let mixedConnection: (text: String, methods: [String]) = (
             writer.serialized(method: "GET", target: "/") == Array("GET / HTTP/1.1\r\nHost: h:1\r\n\r\n".utf8))
     }
 
+    /// The in-place writers (a checked request line, a method and target, at most one extra field) write exactly
+    /// the bytes `serialized` makes, for every combination of body, field and keep-alive.
+    @Test func inPlaceWritesMatchTheSerializer() {
+        let writer = HTTPRequestWriter(host: "triton:8000", headers: [("Content-Type", "application/json")])
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4_096, alignment: 16)
+        defer { buffer.deallocate() }
+        let bodies = [Array("{\"inputs\":[]}".utf8), [], Array(repeating: UInt8(ascii: "z"), count: 1_000)]
+        let fields: [(name: String, value: String)?] = [nil, ("traceparent", "00-abc-01"), ("X-Empty", "")]
+        for method in ["POST", "GET", "PUT"] {
+            let line = HTTPRequestWriter.RequestLine(method: method, target: "/v2/models/m/versions/2/infer")
+            for body in bodies {
+                for field in fields {
+                    for keepAlive in [true, false] {
+                        let expected = writer.serialized(
+                            method: method, target: line.target, body: body, keepAlive: keepAlive,
+                            extra: field.map { [$0] } ?? [])
+                        let byLine = writer.write(
+                            line: line, body: body, keepAlive: keepAlive, field: field, into: buffer)
+                        #expect(Array(buffer[0..<byLine]) == expected, "\(method) \(body.count) \(keepAlive)")
+                        #expect(
+                            writer.length(line: line, bodyCount: body.count, keepAlive: keepAlive, field: field)
+                                == expected.count)
+                        let byTarget = writer.write(
+                            method: method, target: line.target, body: body, keepAlive: keepAlive, field: field,
+                            into: buffer)
+                        #expect(Array(buffer[0..<byTarget]) == expected)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func writerMatchesTheRequestSerializerAndTheServerParser() throws {
         let fixed: [(name: String, value: String)] = [("Content-Type", "application/json"), ("User-Agent", "ai/1")]
         let writer = HTTPRequestWriter(host: "triton:8000", headers: fixed)

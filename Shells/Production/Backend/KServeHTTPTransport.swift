@@ -48,16 +48,22 @@ public struct BackendPoolSettings: Sendable {
 }
 
 public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
-    public weak var delegate: BackendTransportDelegate?
+    /// Not retained: the delegate (the reactor's host) owns this transport and outlives it; a weak reference would
+    /// be loaded through the runtime on every answer.
+    public unowned(unsafe) var delegate: BackendTransportDelegate?
     let reactor: Reactor
     let endpoints: [BackendEndpoint]
     let settings: BackendPoolSettings
     var pools: [Pool]
-    /// Which connection carries each call in flight, so the core's give-up can close it.
-    var carriers: [UInt64: BackendConnection] = [:]
+    /// The connections carrying a call, each knowing its place here (`busyIndex`): added and removed in O(1) per
+    /// attempt, searched only when the core gives a call up and swept once a second.
+    var busy: [BackendConnection] = []
     var sweepTarget: UInt32 = 0
     /// One read buffer for every connection of the reactor: answers are parsed straight out of it.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    /// One write buffer likewise: a request is written into it and sent from it, and only what the socket did
+    /// not take at once is copied into the connection's own output.
+    let writeBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
 
     struct Pool {
         var idle: [BackendConnection] = []
@@ -78,7 +84,10 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
         reactor.schedule(at: Reactor.now() + .seconds(1), target: sweepTarget, id: 0)
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        writeBuffer.deallocate()
+    }
 
     public func send(_ attempt: BackendAttempt) {
         let backend = attempt.backend.value
@@ -109,42 +118,63 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
     /// The core gave up on `call` (its attempt timed out): the connection carrying it is closed, since its answer
     /// is no longer wanted and a hung backend must not hold connections for ever.
     public func abandon(_ call: CallID) {
-        guard let connection = carriers[call.value] else { return }
+        guard let connection = busy.first(where: { $0.call == call }) else { return }
         connection.fail(.timeout, detail: "abandoned after the attempt timed out", reusable: false)
     }
 
     func start(_ attempt: BackendAttempt, on connection: BackendConnection) {
-        carriers[attempt.call.value] = connection
-        let target = inferTarget(model: attempt.model, version: attempt.version)
-        let extra: [(name: String, value: String)] = attempt.traceparent.map { [("traceparent", $0)] } ?? []
-        let bytes = pools[connection.backend].writer.serialized(
-            method: "POST", target: target, body: attempt.body, extra: extra)
-        connection.begin(attempt.call, request: bytes, now: Reactor.now())
+        connection.busyIndex = busy.count
+        busy.append(connection)
+        let line = inferLine(model: attempt.model, version: attempt.version)
+        let field = attempt.traceparent.map { (name: "traceparent", value: $0) }
+        let writer = pools[connection.backend].writer
+        let length = writer.length(line: line, bodyCount: attempt.body.count, field: field)
+        guard length <= writeBuffer.count else {
+            // A body larger than the buffer: its own bytes, once.
+            let extra = field.map { [$0] } ?? []
+            let bytes = writer.serialized(method: "POST", target: line.target, body: attempt.body, extra: extra)
+            return bytes.withUnsafeBytes { connection.begin(attempt.call, request: $0, now: Reactor.now()) }
+        }
+        let count = writer.write(line: line, body: attempt.body, field: field, into: writeBuffer)
+        connection.begin(
+            attempt.call, request: UnsafeRawBufferPointer(rebasing: writeBuffer[0..<count]), now: Reactor.now())
     }
 
-    /// Request targets by model and version, made once each.
-    var targets: [String: [Int: String]] = [:]
-
-    /// The last target made, looked up without hashing: a gateway mostly calls one model version.
-    var lastTarget: (model: String, version: Int, target: String)?
-
-    func inferTarget(model: String, version: Int) -> String {
-        if let last = lastTarget, last.version == version, last.model == model { return last.target }
-        let target: String
-        if let known = targets[model]?[version] {
-            target = known
-        } else {
-            target = KServeClient.inferTarget(model: model, version: String(version))
-            targets[model, default: [:]][version] = target
+    /// Takes `connection` out of `busy`: the last one moves into its place.
+    func release(_ connection: BackendConnection) {
+        let index = connection.busyIndex
+        guard index < busy.count, busy[index] === connection else { return }
+        let last = busy.removeLast()
+        if last !== connection {
+            busy[index] = last
+            last.busyIndex = index
         }
-        lastTarget = (model, version, target)
-        return target
+    }
+
+    /// Request lines by model and version, checked and encoded once each.
+    var lines: [String: [Int: HTTPRequestWriter.RequestLine]] = [:]
+
+    /// The last line used, looked up without hashing: a gateway mostly calls one model version.
+    var lastLine: (model: String, version: Int, line: HTTPRequestWriter.RequestLine)?
+
+    func inferLine(model: String, version: Int) -> HTTPRequestWriter.RequestLine {
+        if let last = lastLine, last.version == version, last.model == model { return last.line }
+        let line: HTTPRequestWriter.RequestLine
+        if let known = lines[model]?[version] {
+            line = known
+        } else {
+            line = HTTPRequestWriter.RequestLine(
+                method: "POST", target: KServeClient.inferTarget(model: model, version: String(version)))
+            lines[model, default: [:]][version] = line
+        }
+        lastLine = (model, version, line)
+        return line
     }
 
     /// A connection finished its attempt (either way); it goes back to the pool or away, and the next queued
     /// attempt takes a connection.
     func finished(_ connection: BackendConnection, call: CallID, result: BackendResult, reusable: Bool) {
-        carriers.removeValue(forKey: call.value)
+        release(connection)
         let backend = connection.backend
         if reusable {
             connection.lastUsed = Reactor.now()
@@ -195,7 +225,7 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
             }
             pools[backend].open -= closed
         }
-        let stale = carriers.values.filter { now - $0.startedAt >= settings.attemptLifetimeMax }
+        let stale = busy.filter { now - $0.startedAt >= settings.attemptLifetimeMax }
         for connection in stale {
             connection.fail(.timeout, detail: "no answer within \(settings.attemptLifetimeMax)", reusable: false)
         }
@@ -205,7 +235,9 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
 
 /// One keep-alive connection to a backend, carrying one attempt at a time.
 final class BackendConnection: ReactorHandler {
-    unowned let transport: KServeHTTPTransport
+    /// unowned(unsafe): the transport owns its connections (pools, busy list) and outlives them; a checked unowned
+    /// reference is retained and released on every use.
+    unowned(unsafe) let transport: KServeHTTPTransport
     let backend: Int
     let fd: Int32
     var connected = false
@@ -221,6 +253,8 @@ final class BackendConnection: ReactorHandler {
     var reused = false
     var startedAt = Instant.zero
     var lastUsed = Instant.zero
+    /// Where this connection sits in the transport's `busy` list while it carries a call.
+    var busyIndex = 0
     var isOpen = true
 
     init(transport: KServeHTTPTransport, backend: Int, endpoint: BackendEndpoint) throws(SystemError) {
@@ -235,13 +269,33 @@ final class BackendConnection: ReactorHandler {
         }
     }
 
-    func begin(_ call: CallID, request: [UInt8], now: Instant) {
+    /// Starts an attempt: sends what the socket takes of `request` at once (normally all of it) and keeps the rest
+    /// (or all of it while still connecting) for `flush`; `request` is not used after the call returns.
+    func begin(_ call: CallID, request: UnsafeRawBufferPointer, now: Instant) {
         self.call = call
         answered = false
         startedAt = now
-        output = request
+        // Empty here: a connection goes back to its pool only once its request was wholly sent (see `complete`).
+        output.removeAll(keepingCapacity: true)
         written = 0
         parser.expect(method: "POST")
+        var sent = 0
+        if connected {
+            while sent < request.count {
+                let count = send(fd, request.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL))
+                if count > 0 {
+                    sent += count
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else if count < 0 && errno == EAGAIN {
+                    break
+                } else {
+                    return fail(.connectionFailed, detail: SystemError("send").description, reusable: false)
+                }
+            }
+            if sent == request.count { return }
+        }
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: request[sent...]))
         if connected { flush() }
     }
 
@@ -336,7 +390,9 @@ final class BackendConnection: ReactorHandler {
         case 400..<500: result = .failed(.badRequest, detail: "backend answered \(response.status)")
         default: result = .failed(.serverError, detail: "backend answered \(response.status)")
         }
-        transport.finished(self, call: call, result: result, reusable: response.keepAlive)
+        // An answer that came before the whole request was sent (a backend refusing early) leaves the stream
+        // mid-request: that connection cannot carry another.
+        transport.finished(self, call: call, result: result, reusable: response.keepAlive && output.isEmpty)
     }
 
     func fail(_ failure: RetryPolicy.Failure, detail: String, reusable: Bool) {

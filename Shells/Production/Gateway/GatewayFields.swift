@@ -41,8 +41,9 @@ struct GatewayFields {
         guard var authorization else { return apiKey ?? "" }
         let token: Range<Int>? = authorization.withUTF8 { bytes in
             guard bytes.count > 7 else { return nil }
-            let scheme = "bearer "
-            for (index, expected) in scheme.utf8.enumerated() where bytes[index] | 0x20 != expected { return nil }
+            let scheme: StaticString = "bearer "
+            let expected = scheme.utf8Start
+            for index in 0..<7 where bytes[index] | 0x20 != expected[index] { return nil }
             var start = 7
             var end = bytes.count
             while start < end && (bytes[start] == 0x20 || bytes[start] == 0x09) { start += 1 }

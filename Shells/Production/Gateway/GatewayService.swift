@@ -29,6 +29,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     var localIDs: UInt64 = 0
     /// `gw<reactor>-`, the prefix of the request ids made here.
     let localIDPrefix: String
+    /// The prefix's bytes, for writing ids without building them piece by piece.
+    let localIDPrefixBytes: [UInt8]
     /// Span and trace ids: a fast generator seeded once from the system's random source (ids need to be
     /// unique, not secret).
     var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
@@ -43,6 +45,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         self.telemetry = telemetry
         reactorIndex = host.reactor.index
         localIDPrefix = "gw\(host.reactor.index)-"
+        localIDPrefixBytes = Array(localIDPrefix.utf8)
         host.delegate = self
     }
 
@@ -96,7 +99,25 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     func requestID(given: String?) -> String {
         if let given, let safe = RequestIDHeader.sanitized(given) { return safe }
         localIDs += 1
-        return localIDPrefix + String(localIDs, radix: 16)
+        return Self.hexID(prefix: localIDPrefixBytes, localIDs)
+    }
+
+    /// `prefix` and `value` in lower-case hex, the text `prefix + String(value, radix: 16)` gives, written in one
+    /// pass (short enough to be a small string: no allocation).
+    static func hexID(prefix: [UInt8], _ value: UInt64) -> String {
+        let digits = max(1, (64 - value.leadingZeroBitCount + 3) / 4)
+        return String(unsafeUninitializedCapacity: prefix.count + digits) { buffer in
+            for index in prefix.indices { buffer[index] = prefix[index] }
+            var rest = value
+            var position = prefix.count + digits
+            while position > prefix.count {
+                position -= 1
+                let digit = UInt8(truncatingIfNeeded: rest & 0xF)
+                buffer[position] = digit < 10 ? 0x30 + digit : 0x57 + digit
+                rest >>= 4
+            }
+            return prefix.count + digits
+        }
     }
 
     /// The credential of `Authorization: Bearer …` (scheme compared without case) or `X-API-Key`, else "".
@@ -250,8 +271,11 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         if let problem = InferenceValidation.validate(decoded, against: version.spec) {
             return refuse(.badRequest, problem.description)
         }
+        // The served model's own name, not the copy parsed from the path: later comparisons with it (the transport's
+        // and the metrics' last-model memos) then find the same storage and stop at once.
         submit(
-            request, fields: fields, credential: credential, api: .kserve, model: modelID, name: name, pinned: pinned,
+            request, fields: fields, credential: credential, api: .kserve, model: modelID, name: model.name,
+            pinned: pinned,
             inputs: decoded,
             backendBody: request.body, clientID: decoded.id, exchange: exchange, requestID: requestID)
     }

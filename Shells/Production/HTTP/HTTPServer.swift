@@ -22,7 +22,7 @@ public struct HTTPExchange {
 
     /// Sends the answer (in order behind earlier requests' answers). Ignored if the connection is gone.
     public func respond(_ response: HTTPResponse) {
-        connection.respond(sequence, bytes: response.serialized(), close: response.closeConnection)
+        connection.respond(sequence, response: response)
     }
 
     /// Sends an answer already serialized.
@@ -62,6 +62,8 @@ public final class HTTPServer: ReactorHandler, ReactorTimerTarget {
     var sweepTarget: UInt32 = 0
     /// One read buffer shared by the reactor's connections: a read's bytes go straight into the parser.
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+    /// One write buffer likewise: an answer owed next on an idle connection is written into it and sent from it.
+    let writeBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
 
     public init(
         reactor: Reactor, host: String, port: Int, settings: HTTPServerSettings = HTTPServerSettings(),
@@ -77,7 +79,10 @@ public final class HTTPServer: ReactorHandler, ReactorTimerTarget {
         reactor.schedule(at: Reactor.now() + .milliseconds(500), target: sweepTarget, id: 0)
     }
 
-    deinit { readBuffer.deallocate() }
+    deinit {
+        readBuffer.deallocate()
+        writeBuffer.deallocate()
+    }
 
     /// Stops accepting; open connections stay until they close.
     public func closeListener() {

@@ -10,7 +10,9 @@ import PlatformWire
 final class HTTPServerConnection: ReactorHandler {
     let fd: Int32
     let slot: Int
-    unowned let server: HTTPServer
+    /// unowned(unsafe): the server owns its connections and outlives them; a checked unowned reference is retained
+    /// and released on every use.
+    unowned(unsafe) let server: HTTPServer
     var parser: HTTPRequestParser
     /// Answered bytes not yet written, from `written` on.
     var output: [UInt8] = []
@@ -114,6 +116,36 @@ final class HTTPServerConnection: ReactorHandler {
         server.reactor.modify(fd, events: events)
     }
 
+    /// Answers request `sequence`. The usual case, the answer owed next on a connection with nothing waiting to
+    /// be written, is written into the server's write buffer and sent from there: no bytes of its own are made
+    /// unless the socket does not take them all at once.
+    func respond(_ sequence: UInt64, response: HTTPResponse) {
+        guard isOpen else { return }
+        let count = response.serializedCount
+        guard sequence == sendSequence, output.isEmpty, count <= server.writeBuffer.count else {
+            return respond(sequence, bytes: response.serialized(), close: response.closeConnection)
+        }
+        if response.closeConnection && sequence < closeAfter { closeAfter = sequence }
+        let buffer = server.writeBuffer
+        _ = response.write(into: buffer)
+        sendSequence += 1
+        var sent = 0
+        while sent < count {
+            let result = send(fd, buffer.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
+            if result > 0 {
+                sent += result
+            } else if result < 0 && errno == EINTR {
+                continue
+            } else if result < 0 && errno == EAGAIN {
+                break
+            } else {
+                return shutDown()
+            }
+        }
+        if sent < count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[sent..<count])) }
+        answered()
+    }
+
     func respond(_ sequence: UInt64, bytes: [UInt8], close: Bool) {
         guard isOpen else { return }
         if close && sequence < closeAfter { closeAfter = sequence }
@@ -122,7 +154,13 @@ final class HTTPServerConnection: ReactorHandler {
             return
         }
         append(bytes)
-        while let index = early.firstIndex(where: { $0.sequence == sendSequence }) {
+        answered()
+    }
+
+    /// After the answer owed next was queued or sent: the answers that came early and are now owed follow it, what
+    /// waits is written, and requests held back by a full pipeline go on.
+    func answered() {
+        while !early.isEmpty, let index = early.firstIndex(where: { $0.sequence == sendSequence }) {
             let next = early.remove(at: index)
             append(next.bytes)
         }

@@ -77,7 +77,9 @@ public final class NodeHost: BackendTransportDelegate {
     public private(set) var router: Router
     public private(set) var orchestrator: Orchestrator
     let transport: BackendTransport
-    public weak var delegate: NodeHostDelegate?
+    /// Not retained: the delegate (the reactor's gateway service) owns this host and outlives it; a weak reference
+    /// would be loaded through the runtime several times per request.
+    public unowned(unsafe) var delegate: NodeHostDelegate?
     /// Inputs waiting to be handled, in order; machines never call each other re-entrantly.
     let inputs = SerialInputs<Work>()
     var gatewayActions: [Gateway.Action] = []

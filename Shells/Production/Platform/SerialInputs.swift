@@ -4,14 +4,15 @@
 
 /// A queue of inputs drained by whoever fed the first of them.
 final class SerialInputs<Input> {
-    private var pending: [Input] = []
+    /// Optional so that each input is moved out when its turn comes (`take()`), not copied and destroyed later.
+    private var pending: [Input?] = []
     private var draining = false
 
     /// True while `feed` is handing inputs over (an input fed now waits its turn).
     var isDraining: Bool { draining }
 
     /// Queues `input` behind the drain under way (call only while `isDraining`).
-    func enqueue(_ input: Input) {
+    func enqueue(_ input: consuming Input) {
         precondition(draining, "SerialInputs.enqueue outside a drain: the input would never be handled")
         pending.append(input)
     }
@@ -26,7 +27,7 @@ final class SerialInputs<Input> {
         if !pending.isEmpty {
             var position = 0
             while position < pending.count {
-                let next = pending[position]
+                let next = pending[position].take()!
                 position += 1
                 handle(next)
             }

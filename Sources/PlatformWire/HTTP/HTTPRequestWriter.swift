@@ -69,40 +69,148 @@ public struct HTTPRequestWriter: Sendable {
     ) -> [UInt8] {
         // The request line's checks first; then the exact length, and one pass writing the bytes, each extra
         // field checked as it is written (a value while it is copied), in the order the checks always came.
+        checkRequestLine(method: method, target: target)
+        var count = length(method: method, target: target, bodyCount: body.count, keepAlive: keepAlive, field: nil)
+        for (name, value) in extra { count += name.utf8.count + 2 + value.utf8.count + 2 }
+        return httpBytes(count: count) { cursor in
+            write(method: method, target: target, body: body, keepAlive: keepAlive, to: &cursor) { cursor in
+                for (name, value) in extra { Self.write(field: name, value, to: &cursor) }
+            }
+        }
+    }
+
+    /// A request line checked and encoded once (`POST /v2/models/m/infer HTTP/1.1` and its CRLF), for a caller
+    /// that sends many requests to the same method and target.
+    public struct RequestLine: Sendable {
+        public let method: String
+        public let target: String
+        let bytes: [UInt8]
+        /// POST, PUT and PATCH carry a Content-Length even when their body is empty.
+        let lengthAlways: Bool
+
+        /// Stops the process when `method` is not a token or `target` has a space, control or non-ASCII byte.
+        public init(method: String, target: String) {
+            precondition(httpIsToken(method), "method \(method) is not a token")
+            precondition(
+                httpIsTarget(target), "request target \(target) is empty or has a space, control or non-ASCII byte")
+            self.method = method
+            self.target = target
+            bytes = Array(method.utf8) + [0x20] + Array(target.utf8) + Array(" HTTP/1.1\r\n".utf8)
+            lengthAlways = method == "POST" || method == "PUT" || method == "PATCH"
+        }
+
+        func hasLength(bodyCount: Int) -> Bool { bodyCount > 0 || lengthAlways }
+    }
+
+    /// The exact length of the request `write(line:body:keepAlive:field:into:)` writes.
+    public func length(
+        line: RequestLine, bodyCount: Int, keepAlive: Bool = true, field: (name: String, value: String)?
+    ) -> Int {
+        var count = line.bytes.count + fieldBytes.count
+        if let field { count += field.name.utf8.count + 2 + field.value.utf8.count + 2 }
+        if line.hasLength(bodyCount: bodyCount) { count += 16 + httpDecimalDigits(bodyCount) + 2 }
+        if !keepAlive { count += 19 }
+        return count + 2 + bodyCount
+    }
+
+    /// Writes one HTTP/1.1 request on a checked `line`, with at most one per-request field (e.g. a `traceparent`)
+    /// after the fixed ones, into `buffer`, which must hold `length(line:…)` bytes: no allocation, so a connection
+    /// can send it straight from the buffer. Returns how many bytes were written.
+    public func write(
+        line: RequestLine, body: [UInt8], keepAlive: Bool = true, field: (name: String, value: String)?,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        let count = length(line: line, bodyCount: body.count, keepAlive: keepAlive, field: field)
+        precondition(buffer.count >= count, "a request of \(count) bytes does not fit a buffer of \(buffer.count)")
+        let start = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var cursor = HTTPByteCursor(next: start)
+        cursor.write(line.bytes)
+        cursor.write(fieldBytes)
+        if let field { Self.write(field: field.name, field.value, to: &cursor) }
+        if line.hasLength(bodyCount: body.count) {
+            cursor.write(literal: "Content-Length: ")
+            cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
+            cursor.writeCRLF()
+        }
+        if !keepAlive { cursor.write(literal: "Connection: close\r\n") }
+        cursor.writeCRLF()
+        cursor.write(body)
+        precondition(cursor.next - start == count, "request length \(cursor.next - start), expected \(count)")
+        return count
+    }
+
+    /// The exact length of the request `write(method:target:body:keepAlive:field:into:)` writes.
+    public func length(
+        method: String, target: String, bodyCount: Int, keepAlive: Bool = true, field: (name: String, value: String)?
+    ) -> Int {
+        var count = method.utf8.count + 1 + target.utf8.count + 11 + fieldBytes.count
+        if let field { count += field.name.utf8.count + 2 + field.value.utf8.count + 2 }
+        if Self.hasLength(method: method, bodyCount: bodyCount) { count += 16 + httpDecimalDigits(bodyCount) + 2 }
+        if !keepAlive { count += 19 }
+        return count + 2 + bodyCount
+    }
+
+    /// Writes one HTTP/1.1 request, with at most one per-request field (e.g. a `traceparent`) after the fixed
+    /// ones, into `buffer`, which must hold `length(…)` bytes: no allocation, so a connection can send it straight
+    /// from the buffer. Returns how many bytes were written.
+    public func write(
+        method: String, target: String, body: [UInt8], keepAlive: Bool = true, field: (name: String, value: String)?,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        checkRequestLine(method: method, target: target)
+        let count = length(method: method, target: target, bodyCount: body.count, keepAlive: keepAlive, field: field)
+        precondition(buffer.count >= count, "a request of \(count) bytes does not fit a buffer of \(buffer.count)")
+        let start = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var cursor = HTTPByteCursor(next: start)
+        write(method: method, target: target, body: body, keepAlive: keepAlive, to: &cursor) { cursor in
+            if let field { Self.write(field: field.name, field.value, to: &cursor) }
+        }
+        precondition(cursor.next - start == count, "request length \(cursor.next - start), expected \(count)")
+        return count
+    }
+
+    private func checkRequestLine(method: String, target: String) {
         precondition(httpIsToken(method), "method \(method) is not a token")
         precondition(
             httpIsTarget(target), "request target \(target) is empty or has a space, control or non-ASCII byte")
-        var count = method.utf8.count + 1 + target.utf8.count + 11 + fieldBytes.count
-        for (name, value) in extra { count += name.utf8.count + 2 + value.utf8.count + 2 }
-        let hasLength = body.count > 0 || method == "POST" || method == "PUT" || method == "PATCH"
-        let lengthDigits = hasLength ? httpDecimalDigits(body.count) : 0
-        if hasLength { count += 16 + lengthDigits + 2 }
-        if !keepAlive { count += 19 }
-        count += 2 + body.count
-        return httpBytes(count: count) { cursor in
-            cursor.write(method)
-            cursor.write(0x20)
-            cursor.write(target)
-            cursor.write(literal: " HTTP/1.1\r\n")
-            cursor.write(fieldBytes)
-            for (name, value) in extra {
-                precondition(httpIsToken(name), "header name \(name) is not a token")
-                precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
-                cursor.write(name)
-                cursor.write(UInt8(ascii: ":"))
-                cursor.write(0x20)
-                precondition(!cursor.writeFlaggingLineBreaks(value), "header \(name) contains CR, LF or NUL")
-                cursor.writeCRLF()
-            }
-            if hasLength {
-                cursor.write(literal: "Content-Length: ")
-                cursor.writeDecimal(body.count, digits: lengthDigits)
-                cursor.writeCRLF()
-            }
-            if !keepAlive { cursor.write(literal: "Connection: close\r\n") }
+    }
+
+    private static func hasLength(method: String, bodyCount: Int) -> Bool {
+        bodyCount > 0 || method == "POST" || method == "PUT" || method == "PATCH"
+    }
+
+    /// The request line, the fixed fields, what `fields` writes, the framing, the empty line and the body.
+    @inline(__always)
+    private func write(
+        method: String, target: String, body: [UInt8], keepAlive: Bool, to cursor: inout HTTPByteCursor,
+        fields: (inout HTTPByteCursor) -> Void
+    ) {
+        cursor.write(method)
+        cursor.write(0x20)
+        cursor.write(target)
+        cursor.write(literal: " HTTP/1.1\r\n")
+        cursor.write(fieldBytes)
+        fields(&cursor)
+        if Self.hasLength(method: method, bodyCount: body.count) {
+            cursor.write(literal: "Content-Length: ")
+            cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
             cursor.writeCRLF()
-            cursor.write(body)
         }
+        if !keepAlive { cursor.write(literal: "Connection: close\r\n") }
+        cursor.writeCRLF()
+        cursor.write(body)
+    }
+
+    /// One per-request field, checked as it is written (its value while it is copied).
+    @inline(__always)
+    private static func write(field name: String, _ value: String, to cursor: inout HTTPByteCursor) {
+        precondition(httpIsToken(name), "header name \(name) is not a token")
+        precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
+        cursor.write(name)
+        cursor.write(UInt8(ascii: ":"))
+        cursor.write(0x20)
+        precondition(!cursor.writeFlaggingLineBreaks(value), "header \(name) contains CR, LF or NUL")
+        cursor.writeCRLF()
     }
 }
 

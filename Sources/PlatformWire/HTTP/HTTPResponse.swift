@@ -38,32 +38,50 @@ public struct HTTPResponse: Sendable, Equatable {
         // pass writing the bytes, each piece checked as it is copied (in the order the checks always came: the
         // reason, then each header's name and value), so a refused piece stops the process before the message
         // is used.
-        let statusDigits = httpDecimalDigits(status)
-        var count = 9 + statusDigits + 1 + reason.utf8.count + 2
+        httpBytes(count: serializedCount) { cursor in write(to: &cursor) }
+    }
+
+    /// How many bytes `serialized()` makes (and `write(into:)` writes).
+    public var serializedCount: Int {
+        var count = 9 + httpDecimalDigits(status) + 1 + reason.utf8.count + 2
         for (name, value) in headers { count += name.utf8.count + 2 + value.utf8.count + 2 }
-        let lengthDigits = httpDecimalDigits(body.count)
-        count += 16 + lengthDigits + 2 + (closeConnection ? 19 : 0) + 2 + body.count
-        return httpBytes(count: count) { cursor in
-            cursor.write(literal: "HTTP/1.1 ")
-            cursor.writeDecimal(status, digits: statusDigits)
+        return count + 16 + httpDecimalDigits(body.count) + 2 + (closeConnection ? 19 : 0) + 2 + body.count
+    }
+
+    /// Writes the bytes `serialized()` makes into `buffer`, which must hold `serializedCount` of them, with the
+    /// same checks: no allocation, so a connection can send the answer straight from a buffer it reuses. Returns
+    /// how many bytes were written.
+    public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        let count = serializedCount
+        precondition(buffer.count >= count, "a response of \(count) bytes does not fit a buffer of \(buffer.count)")
+        let start = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var cursor = HTTPByteCursor(next: start)
+        write(to: &cursor)
+        precondition(cursor.next - start == count, "response length \(cursor.next - start), expected \(count)")
+        return count
+    }
+
+    @inline(__always)
+    private func write(to cursor: inout HTTPByteCursor) {
+        cursor.write(literal: "HTTP/1.1 ")
+        cursor.writeDecimal(status, digits: httpDecimalDigits(status))
+        cursor.write(0x20)
+        precondition(!cursor.writeFlaggingLineBreaks(reason), "reason phrase contains CR, LF or NUL")
+        cursor.writeCRLF()
+        for (name, value) in headers {
+            precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
+            precondition(!cursor.writeFlaggingLineBreaks(name), "header name contains CR, LF or NUL")
+            cursor.write(UInt8(ascii: ":"))
             cursor.write(0x20)
-            precondition(!cursor.writeFlaggingLineBreaks(reason), "reason phrase contains CR, LF or NUL")
+            precondition(!cursor.writeFlaggingLineBreaks(value), "header value contains CR, LF or NUL")
             cursor.writeCRLF()
-            for (name, value) in headers {
-                precondition(!isWrittenBySerializer(name), "header \(name) is written by the serializer")
-                precondition(!cursor.writeFlaggingLineBreaks(name), "header name contains CR, LF or NUL")
-                cursor.write(UInt8(ascii: ":"))
-                cursor.write(0x20)
-                precondition(!cursor.writeFlaggingLineBreaks(value), "header value contains CR, LF or NUL")
-                cursor.writeCRLF()
-            }
-            cursor.write(literal: "Content-Length: ")
-            cursor.writeDecimal(body.count, digits: lengthDigits)
-            cursor.writeCRLF()
-            if closeConnection { cursor.write(literal: "Connection: close\r\n") }
-            cursor.writeCRLF()
-            cursor.write(body)
         }
+        cursor.write(literal: "Content-Length: ")
+        cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
+        cursor.writeCRLF()
+        if closeConnection { cursor.write(literal: "Connection: close\r\n") }
+        cursor.writeCRLF()
+        cursor.write(body)
     }
 
     /// Content-Length or Connection, in any case; other names are passed over on their length.
