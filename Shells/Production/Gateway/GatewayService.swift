@@ -58,9 +58,15 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let fields = GatewayFields(request)
         let requestID = requestID(given: fields.requestID)
         // The hot route, `POST /v2/models/{name}/infer`, without splitting the target into segments.
-        if request.method == "POST", let name = HTTPPath.kserveInferModel(request.target) {
+        if request.method == "POST", let range = HTTPPath.kserveInferModelRange(request.target) {
+            // The served model is found from the target's bytes: its own name is used from then on, and a String
+            // is made of the target's segment only when no model has that name (for the refusal).
+            var target = request.target
+            let served = target.withUTF8 { models.model(namedUTF8: UnsafeBufferPointer(rebasing: $0[range])) }
+            let name = served?.model.name ?? String(HTTPPath.kserveInferModel(request.target) ?? "")
             return inferKServe(
-                request, fields: fields, model: String(name), pinned: 0, exchange: exchange, requestID: requestID)
+                request, fields: fields, model: name, served: served, pinned: 0, exchange: exchange,
+                requestID: requestID)
         }
         let (path, segments) = HTTPPath.split(request.target)
         switch (request.method, segments.first) {
@@ -196,7 +202,10 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     /// Authentication comes before validation (docs/api.md): a request without a valid credential learns nothing
     /// about what its body got wrong. The gateway machine checks again; this copy only orders the answers.
     func refuseCredential(_ credential: String) -> ErrorKind? {
-        if case .refused(let kind) = authenticator.authorize(credential, scope: .infer, now: Reactor.now()) {
+        // Remembering: a client sends the same credential request after request, and the static keys' answer to
+        // it does not change until the keys do (which forgets it).
+        if case .refused(let kind) = authenticator.authorizeRemembering(credential, scope: .infer, now: Reactor.now())
+        {
             return kind
         }
         return nil
@@ -232,8 +241,10 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     // MARK: - Inference
 
+    /// `served` is the model when the caller already looked it up (the hot route); otherwise `name` is.
     func inferKServe(
-        _ request: HTTPRequest, fields: GatewayFields, model name: String, pinned: Int, exchange: HTTPExchange,
+        _ request: HTTPRequest, fields: GatewayFields, model name: String,
+        served: (id: ModelID, model: ServedModels.Model)? = nil, pinned: Int, exchange: HTTPExchange,
         requestID: String
     ) {
         let refuse = { (kind: ErrorKind, message: String) in
@@ -258,17 +269,17 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
                 return refuse(.badRequest, error.description)
             }
         }
-        guard let (modelID, model) = models.model(named: name) else {
+        guard let (modelID, model) = served ?? models.model(named: name) else {
             return refuse(.badRequest, "model \"\(name)\" does not exist")
         }
-        guard let version = models.version(of: model, pinned: pinned) else {
+        guard let version = models.versionIndex(of: model, pinned: pinned) else {
             return refuse(
                 .badRequest,
                 pinned == 0
                     ? "model \"\(name)\" has no version taking traffic"
                     : "version \(pinned) of model \"\(name)\" does not exist")
         }
-        if let problem = InferenceValidation.validate(decoded, against: version.spec) {
+        if let problem = InferenceValidation.validate(decoded, against: model.versions[version].spec) {
             return refuse(.badRequest, problem.description)
         }
         // The served model's own name, not the copy parsed from the path: later comparisons with it (the transport's

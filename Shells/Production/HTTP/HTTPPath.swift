@@ -21,13 +21,14 @@ enum HTTPPath {
         return (target[..<end], segments)
     }
 
-    /// The model of a target spelled exactly `/v2/models/{name}/infer` (no query, no empty segment, no version),
-    /// which `split` would give as `v2`, `models`, the name and `infer`; nil for every other target.
-    static func kserveInferModel(_ target: String) -> Substring? {
+    /// Where the model's name lies in `target` (UTF-8 offsets) when the target is spelled exactly
+    /// `/v2/models/{name}/infer` (no query, no empty segment, no version), which `split` would give as `v2`,
+    /// `models`, the name and `infer`; nil for every other target.
+    static func kserveInferModelRange(_ target: String) -> Range<Int>? {
         let prefix: StaticString = "/v2/models/"
         let suffix: StaticString = "/infer"
         var target = target
-        let name: Range<Int>? = target.withUTF8 { bytes in
+        return target.withUTF8 { bytes in
             let head = prefix.utf8CodeUnitCount
             let tail = suffix.utf8CodeUnitCount
             guard bytes.count > head + tail else { return nil }
@@ -39,7 +40,11 @@ enum HTTPPath {
             }
             return head..<end
         }
-        guard let name else { return nil }
+    }
+
+    /// The model's name of such a target, as text.
+    static func kserveInferModel(_ target: String) -> Substring? {
+        guard let name = kserveInferModelRange(target) else { return nil }
         let utf8 = target.utf8
         return target[
             utf8.index(

@@ -55,10 +55,43 @@ public struct ServedModels: Sendable {
         return (ModelID(position), models[position])
     }
 
+    /// The model whose name is the UTF-8 bytes `name` (a request target's segment, not yet made a String).
+    public func model(namedUTF8 name: UnsafeBufferPointer<UInt8>) -> (id: ModelID, model: Model)? {
+        for position in models.indices {
+            var stored = models[position].name
+            let equal = stored.withUTF8 { bytes in
+                guard bytes.count == name.count else { return false }
+                for index in 0..<bytes.count where bytes[index] != name[index] { return false }
+                return true
+            }
+            if equal { return (ModelID(position), models[position]) }
+        }
+        return nil
+    }
+
     /// The version a request would be validated against: the pinned one, or the newest that takes traffic.
     public func version(of model: Model, pinned: Int) -> ServedVersion? {
-        if pinned != 0 { return model.versions.first { $0.spec.version == pinned } }
-        return model.versions.last { $0.state == .serving } ?? model.versions.last { $0.state.takesTraffic }
+        versionIndex(of: model, pinned: pinned).map { model.versions[$0] }
+    }
+
+    /// Where in `model.versions` that version is (plain loops: this runs for every request).
+    public func versionIndex(of model: Model, pinned: Int) -> Int? {
+        let versions = model.versions
+        if pinned != 0 {
+            for index in versions.indices where versions[index].spec.version == pinned { return index }
+            return nil
+        }
+        var index = versions.count
+        while index > 0 {
+            index -= 1
+            if versions[index].state == .serving { return index }
+        }
+        index = versions.count
+        while index > 0 {
+            index -= 1
+            if versions[index].state.takesTraffic { return index }
+        }
+        return nil
     }
 
     /// The core's view: the same models in the same order, backends as ids.
