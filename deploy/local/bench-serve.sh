@@ -14,9 +14,10 @@
 #
 # What it measures:
 #   1. Closed loop, wrk (--latency): ROUNDS rounds, each running the four targets in turn (upstream directly,
-#      through nginx, through the gateway, through the recording gateway) for DURATION seconds with the same threads and connections, POSTing a
-#      small KServe v2 body to /v2/models/sample-classifier/infer. Prints requests/s, p50 and p99 per run and the
-#      median per target.
+#      through nginx, through the gateway, through the recording gateway; reversed every other round) for DURATION
+#      seconds with the same threads and connections, POSTing a small KServe v2 body to
+#      /v2/models/sample-classifier/infer. Prints requests/s, p50 and p99 per run, the median per target, and the
+#      gateway/nginx and recording/gateway ratios as the median of the per-round ratios.
 #   2. Open loop at half the gateway's median peak rate, `aiplatform load` (latency from the time each request
 #      was due, so queueing is not hidden): p50/p90/p99 for upstream, nginx and gateway; the gateway's added
 #      latency is its figure minus the upstream's.
@@ -227,7 +228,14 @@ for target in "${targets[@]}"; do
     timeout 30 wrk -t"$threads" -c"$connections" -d2s -s "$work/post.lua" "${url[$target]}" >/dev/null || true
 done
 for round in $(seq 1 "$rounds"); do
-    for target in "${targets[@]}"; do
+    # Odd rounds run the targets in order, even rounds in reverse, so a load drifting across a round (these
+    # machines are shared) does not always fall on the same target.
+    order=("${targets[@]}")
+    if [ $((round % 2)) -eq 0 ]; then
+        order=()
+        for ((position = ${#targets[@]} - 1; position >= 0; position--)); do order+=("${targets[$position]}"); done
+    fi
+    for target in "${order[@]}"; do
         [ "$target" != gateway ] || ensure_gateway
         output="$(timeout $((duration + 30)) wrk -t"$threads" -c"$connections" -d"${duration}s" --latency \
             -s "$work/post.lua" "${url[$target]}" || true)"
@@ -348,16 +356,23 @@ added_p99="$(awk -v g="${open_p99[gateway]}" -v u="${open_p99[upstream]}" 'BEGIN
 echo "gateway added latency at ${half}/s (open loop, vs upstream direct): p50 +${added_p50} ms, p99 +${added_p99} ms"
 echo "gateway RSS: ${rss_before} MB idle, ${rss_held} MB with $hold connections held"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
-echo "gateway / nginx requests/s: $(ratio "${rps_median[gateway]}" "${rps_median[nginx]}")" \
-    "(per round: $(for i in $(seq 1 "$rounds"); do
-        printf '%s ' "$(ratio "$(echo "${rps_runs[gateway]}" | awk -v i="$i" '{ print $i }')" \
-            "$(echo "${rps_runs[nginx]}" | awk -v i="$i" '{ print $i }')")"
-    done | sed 's/ $//'))"
-echo "recording / gateway requests/s: $(ratio "${rps_median[recording]}" "${rps_median[gateway]}")" \
-    "(per round: $(for i in $(seq 1 "$rounds"); do
-        printf '%s ' "$(ratio "$(echo "${rps_runs[recording]}" | awk -v i="$i" '{ print $i }')" \
-            "$(echo "${rps_runs[gateway]}" | awk -v i="$i" '{ print $i }')")"
-    done | sed 's/ $//'))"
+# Each round's ratio compares two targets measured a few seconds apart; their median is the figure least moved by
+# the machine's other tenants. The ratio of the medians is printed beside it.
+round_ratios() {
+    local numerator="$1" denominator="$2" i
+    for i in $(seq 1 "$rounds"); do
+        printf '%s ' "$(ratio "$(echo "${rps_runs[$numerator]}" | awk -v i="$i" '{ print $i }')" \
+            "$(echo "${rps_runs[$denominator]}" | awk -v i="$i" '{ print $i }')")"
+    done | sed 's/ $//'
+}
+gateway_rounds="$(round_ratios gateway nginx)"
+recording_rounds="$(round_ratios recording gateway)"
+# shellcheck disable=SC2086 # the ratios are a space-separated list on purpose
+echo "gateway / nginx requests/s: $(median $gateway_rounds) (median of per-round ratios; per round: $gateway_rounds;" \
+    "ratio of medians $(ratio "${rps_median[gateway]}" "${rps_median[nginx]}"))"
+# shellcheck disable=SC2086
+echo "recording / gateway requests/s: $(median $recording_rounds) (median of per-round ratios; per round:" \
+    "$recording_rounds; ratio of medians $(ratio "${rps_median[recording]}" "${rps_median[gateway]}"))"
 kill "$recording_pid" 2>/dev/null || true
 wait "$recording_pid" 2>/dev/null || true
 echo "replay of the recording gateway's trace ($(du -sh "$work/trace" | cut -f1)):"
