@@ -245,6 +245,21 @@ import Testing
         }
     }
 
+    /// A trace of another format version (version 1 folded its action hash differently) is refused by name,
+    /// not replayed into a false divergence.
+    @Test func otherFormatVersionsAreRefusedByName() {
+        var bytes = TraceEncoder.header(Self.header)
+        #expect(bytes[TraceTag.magic.count] == 2)
+        bytes[TraceTag.magic.count] = 1
+        var decoder = TraceDecoder(bytes: bytes)
+        do {
+            _ = try decoder.header()
+            Issue.record("a version 1 trace was read")
+        } catch {
+            #expect(error.description.contains("trace format version 1 (this build reads version 2)"), "\(error)")
+        }
+    }
+
     @Test func damagedBytesAreTypedErrors() throws {
         let headerBytes = TraceEncoder.header(Self.header)
         var decoder = TraceDecoder(bytes: headerBytes + [0x77, 0])

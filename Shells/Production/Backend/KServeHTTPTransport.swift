@@ -281,19 +281,11 @@ final class BackendConnection: ReactorHandler {
         parser.expect(method: "POST")
         var sent = 0
         if connected {
-            while sent < request.count {
-                let count = send(fd, request.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL))
-                if count > 0 {
-                    sent += count
-                } else if count < 0 && errno == EINTR {
-                    continue
-                } else if count < 0 && errno == EAGAIN {
-                    break
-                } else {
-                    return fail(.connectionFailed, detail: SystemError("send").description, reusable: false)
-                }
+            guard let count = Socket.sendAvailable(fd, request) else {
+                return fail(.connectionFailed, detail: SystemError("send").description, reusable: false)
             }
-            if sent == request.count { return }
+            if count == request.count { return }
+            sent = count
         }
         output.append(contentsOf: UnsafeRawBufferPointer(rebasing: request[sent...]))
         if connected { flush() }

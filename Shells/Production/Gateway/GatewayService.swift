@@ -204,8 +204,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     func refuseCredential(_ credential: String) -> ErrorKind? {
         // Remembering: a client sends the same credential request after request, and the static keys' answer to
         // it does not change until the keys do (which forgets it).
-        if case .refused(let kind) = authenticator.authorizeRemembering(credential, scope: .infer, now: Reactor.now())
-        {
+        let answer = authenticator.authorizeRemembering(credential, scope: .infer, now: Reactor.now())
+        if case .refused(let kind) = answer {
             return kind
         }
         return nil

@@ -129,18 +129,8 @@ final class HTTPServerConnection: ReactorHandler {
         let buffer = server.writeBuffer
         _ = response.write(into: buffer)
         sendSequence += 1
-        var sent = 0
-        while sent < count {
-            let result = send(fd, buffer.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL))
-            if result > 0 {
-                sent += result
-            } else if result < 0 && errno == EINTR {
-                continue
-            } else if result < 0 && errno == EAGAIN {
-                break
-            } else {
-                return shutDown()
-            }
+        guard let sent = Socket.sendAvailable(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<count])) else {
+            return shutDown()
         }
         if sent < count { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[sent..<count])) }
         answered()

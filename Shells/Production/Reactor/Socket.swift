@@ -84,6 +84,25 @@ enum Socket {
         return fd
     }
 
+    /// Sends as much of `bytes` as the socket takes now (retrying interruptions): how many bytes went, which is
+    /// fewer than all when the socket's buffer filled; nil when the connection failed (errno says why).
+    static func sendAvailable(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int? {
+        var sent = 0
+        while sent < bytes.count {
+            let count = send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            if count > 0 {
+                sent += count
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else if count < 0 && errno == EAGAIN {
+                break
+            } else {
+                return nil
+            }
+        }
+        return sent
+    }
+
     /// The error a non-blocking connect ended with (0 when it succeeded).
     static func pendingError(_ fd: Int32) -> Int32 {
         var code: Int32 = 0

@@ -127,14 +127,8 @@ public struct HTTPRequestWriter: Sendable {
         cursor.write(line.bytes)
         cursor.write(fieldBytes)
         if let field { Self.write(field: field.name, field.value, to: &cursor) }
-        if line.hasLength(bodyCount: body.count) {
-            cursor.write(literal: "Content-Length: ")
-            cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
-            cursor.writeCRLF()
-        }
-        if !keepAlive { cursor.write(literal: "Connection: close\r\n") }
-        cursor.writeCRLF()
-        cursor.write(body)
+        Self.writeFraming(
+            hasLength: line.hasLength(bodyCount: body.count), body: body, keepAlive: keepAlive, to: &cursor)
         precondition(cursor.next - start == count, "request length \(cursor.next - start), expected \(count)")
         return count
     }
@@ -191,7 +185,17 @@ public struct HTTPRequestWriter: Sendable {
         cursor.write(literal: " HTTP/1.1\r\n")
         cursor.write(fieldBytes)
         fields(&cursor)
-        if Self.hasLength(method: method, bodyCount: body.count) {
+        Self.writeFraming(
+            hasLength: Self.hasLength(method: method, bodyCount: body.count), body: body, keepAlive: keepAlive,
+            to: &cursor)
+    }
+
+    /// Content-Length when the request has one, `Connection: close` unless kept alive, the empty line, the body.
+    @inline(__always)
+    private static func writeFraming(
+        hasLength: Bool, body: [UInt8], keepAlive: Bool, to cursor: inout HTTPByteCursor
+    ) {
+        if hasLength {
             cursor.write(literal: "Content-Length: ")
             cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
             cursor.writeCRLF()

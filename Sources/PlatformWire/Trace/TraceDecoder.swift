@@ -30,7 +30,9 @@ public struct TraceDecoder: Sendable {
         let versionOffset = offset
         let version = try varint()
         guard version == TraceTag.version else {
-            throw TraceError(offset: versionOffset, "trace format version \(version) (this build reads version \(TraceTag.version))")
+            throw TraceError(
+                offset: versionOffset,
+                "trace format version \(version) (this build reads version \(TraceTag.version))")
         }
         let reactorIndex = try int()
         let reactorCount = try int()
