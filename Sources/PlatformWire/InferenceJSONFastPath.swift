@@ -23,6 +23,35 @@ extension InferenceJSON {
     }
 }
 
+extension InferenceJSON {
+    /// One input tensor with its flat numeric data, as `decodeNumericRequestFast` reads it.
+    public struct NumericInput: Sendable, Equatable {
+        public var name: String
+        public var datatype: TensorDatatype
+        public var shape: [Int64]
+        /// The elements as `JSONValue.parse` gives them.
+        public var values: [Double]
+    }
+
+    /// A numeric request's members (for a backend that computes on the values, such as the reference backend).
+    public struct NumericRequest: Sendable, Equatable {
+        public var id: String?
+        public var inputs: [NumericInput]
+        public var outputs: [String]
+    }
+
+    /// The body `{"id"?, "inputs": [...], "outputs"?: [{"name"}]}` with its values, when it has the fast path's
+    /// common shape and every input's `data` is a flat array of numbers; nil means "use the reference path" (a
+    /// JSON tree), which gives the same members and values wherever this answers.
+    public static func decodeNumericRequestFast(_ bytes: [UInt8]) -> NumericRequest? {
+        guard !bytes.isEmpty, bytes.count <= JSONLimits().bytesMax else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = FastScanner(base: buffer.baseAddress!, count: buffer.count)
+            return scanner.numericBody()
+        }
+    }
+}
+
 /// The scanner over a body's bytes. `base` is valid for `count` bytes while the scanner is in use.
 struct FastScanner {
     let base: UnsafePointer<UInt8>
@@ -429,6 +458,85 @@ struct FastScanner {
             guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
             if !more { return summary }
         }
+    }
+
+    mutating func numericBody() -> InferenceJSON.NumericRequest? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var id: String?
+        var inputs: [InferenceJSON.NumericInput]?
+        var outputs: [String]?
+        if !take(UInt8(ascii: "}")) {
+            while true {
+                guard let (key, length) = memberKey() else { return nil }
+                if length == 6 && key == FastScanner.inputsKey && inputs == nil {
+                    guard take(UInt8(ascii: "[")) else { return nil }
+                    var tensors: [InferenceJSON.NumericInput] = []
+                    if !take(UInt8(ascii: "]")) {
+                        while true {
+                            guard let tensor = numericTensor() else { return nil }
+                            tensors.append(tensor)
+                            guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
+                            if !more { break }
+                        }
+                    }
+                    inputs = tensors
+                } else if length == 2 && key == FastScanner.idKey && id == nil {
+                    guard let value = string() else { return nil }
+                    id = value
+                } else if length == 7 && key == FastScanner.outputsKey && outputs == nil {
+                    guard let value = outputNames() else { return nil }
+                    outputs = value
+                } else {
+                    return nil
+                }
+                guard let more = next(closing: UInt8(ascii: "}")) else { return nil }
+                if !more { break }
+            }
+        }
+        skipWhitespace()
+        guard position == count, let inputs else { return nil }
+        return InferenceJSON.NumericRequest(id: id, inputs: inputs, outputs: outputs ?? [])
+    }
+
+    mutating func numericTensor() -> InferenceJSON.NumericInput? {
+        guard take(UInt8(ascii: "{")) else { return nil }
+        var name: String?
+        var datatype: TensorDatatype?
+        var shape: [Int64]?
+        var values: [Double]?
+        if take(UInt8(ascii: "}")) { return nil }
+        while true {
+            guard let (key, length) = memberKey() else { return nil }
+            if length == 4 && key == FastScanner.dataKey && values == nil {
+                guard take(UInt8(ascii: "[")) else { return nil }
+                var read: [Double] = []
+                read.reserveCapacity(8)
+                if !take(UInt8(ascii: "]")) {
+                    while true {
+                        guard let (value, _) = number() else { return nil }
+                        read.append(value)
+                        guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
+                        if !more { break }
+                    }
+                }
+                values = read
+            } else if length == 4 && key == FastScanner.nameKey && name == nil {
+                guard let value = string() else { return nil }
+                name = value
+            } else if length == 8 && key == FastScanner.datatypeKey && datatype == nil {
+                guard let value = self.datatype() else { return nil }
+                datatype = value
+            } else if length == 5 && key == FastScanner.shapeKey && shape == nil {
+                guard let value = integers() else { return nil }
+                shape = value
+            } else {
+                return nil
+            }
+            guard let more = next(closing: UInt8(ascii: "}")) else { return nil }
+            if !more { break }
+        }
+        guard let name, let datatype, let shape, let values else { return nil }
+        return InferenceJSON.NumericInput(name: name, datatype: datatype, shape: shape, values: values)
     }
 
     mutating func outputNames() -> [String]? {

@@ -1,6 +1,29 @@
 // Writes JSON text deterministically: members in the order given, numbers in a fixed format,
 // strings escaped per RFC 8259. Used for `--json` lines and API bodies.
 
+/// Writes one JSON document straight into bytes, for an answer of a fixed shape made on every request: the same
+/// text `JSONValue.serializedBytes()` gives for the equivalent tree (strings escaped and numbers formatted by the
+/// same functions), without building the tree. The caller writes the structure (`raw`) and is answerable for it.
+public struct JSONByteWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Punctuation and keys, as written (a key must be given with its quotes, and needs no escaping).
+    public mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// A string literal, escaped as `JSONValue.string` is.
+    public mutating func string(_ text: String) { JSONValue.writeString(text, into: &bytes) }
+
+    /// A number, formatted as `JSONValue.number` is.
+    public mutating func number(_ value: Double) { JSONValue.writeNumber(value, into: &bytes) }
+}
+
 extension JSONValue {
     /// Compact JSON text for this value.
     public func serialized() -> String {

@@ -75,6 +75,16 @@ public final class ReferenceBackendService: HTTPService {
     }
 
     func infer(_ request: HTTPRequest, exchange: HTTPExchange) {
+        // The common body (flat numbers, nothing unusual) is read without a JSON tree; anything else, and every
+        // refusal with its message, takes the tree below, which gives the same rows wherever both answer.
+        if let fast = InferenceJSON.decodeNumericRequestFast(request.body), let rows = Self.featureRows(fast) {
+            let answer = Self.answer(
+                modelName: modelName, version: version, id: fast.id, outputs: fast.outputs,
+                results: classifier.classify(rows: rows))
+            served += 1
+            return exchange.respond(
+                HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: answer))
+        }
         let body: JSONValue
         do {
             body = try JSONValue.parse(request.body)
@@ -87,47 +97,90 @@ public final class ReferenceBackendService: HTTPService {
         case .failure(let problem): return exchange.respond(Self.error(400, problem.message))
         }
         let results = classifier.classify(rows: rows)
-        var scores: [JSONValue] = []
-        scores.reserveCapacity(rows.count * SampleClassifier.classCount)
-        for result in results {
-            for score in result.scores { scores.append(.number(Double(score), isInteger: false)) }
+        let id: String? = if case .string(let id)? = body["id"] { id } else { nil }
+        let answer = Self.answer(
+            modelName: modelName, version: version, id: id, outputs: Self.requestedOutputs(body), results: results)
+        served += 1
+        exchange.respond(
+            HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: answer))
+    }
+
+    /// The KServe v2 answer for `results` (one per row), written straight into bytes: the text of the JSON object
+    /// `{"model_name", "model_version", "id"?, "outputs": [scores?, label?]}` (every output when `outputs` is
+    /// empty), as a `JSONValue` tree of it would serialize (a test holds the two equal).
+    static func answer(
+        modelName: String, version: Int, id: String?, outputs wanted: [String],
+        results: [(label: String, scores: [Float])]
+    ) -> [UInt8] {
+        var json = JSONByteWriter(capacity: 160 + results.count * (SampleClassifier.classCount * 24 + 16))
+        json.raw("{\"model_name\":")
+        json.string(modelName)
+        json.raw(",\"model_version\":")
+        json.string(String(version))
+        if let id {
+            json.raw(",\"id\":")
+            json.string(id)
         }
-        var outputs: [JSONValue] = []
-        let wanted = Self.requestedOutputs(body)
-        if wanted.isEmpty || wanted.contains(SampleClassifier.scoresName) {
-            outputs.append(
-                .object([
-                    ("name", .string(SampleClassifier.scoresName)),
-                    ("datatype", .string(SampleClassifier.scoresDatatype)),
-                    (
-                        "shape",
-                        .array([
-                            .number(Double(rows.count), isInteger: true),
-                            .number(Double(SampleClassifier.classCount), isInteger: true),
-                        ])
-                    ),
-                    ("data", .array(scores)),
-                ]))
+        json.raw(",\"outputs\":[")
+        let scores = wanted.isEmpty || wanted.contains(SampleClassifier.scoresName)
+        if scores {
+            json.raw("{\"name\":")
+            json.string(SampleClassifier.scoresName)
+            json.raw(",\"datatype\":")
+            json.string(SampleClassifier.scoresDatatype)
+            json.raw(",\"shape\":[")
+            json.number(Double(results.count))
+            json.raw(",")
+            json.number(Double(SampleClassifier.classCount))
+            json.raw("],\"data\":[")
+            var first = true
+            for result in results {
+                for score in result.scores {
+                    if !first { json.raw(",") }
+                    first = false
+                    json.number(Double(score))
+                }
+            }
+            json.raw("]}")
         }
         if wanted.isEmpty || wanted.contains(SampleClassifier.labelName) {
-            outputs.append(
-                .object([
-                    ("name", .string(SampleClassifier.labelName)),
-                    ("datatype", .string(SampleClassifier.labelDatatype)),
-                    ("shape", .array([.number(Double(rows.count), isInteger: true)])),
-                    ("data", .array(results.map { .string($0.label) })),
-                ]))
+            if scores { json.raw(",") }
+            json.raw("{\"name\":")
+            json.string(SampleClassifier.labelName)
+            json.raw(",\"datatype\":")
+            json.string(SampleClassifier.labelDatatype)
+            json.raw(",\"shape\":[")
+            json.number(Double(results.count))
+            json.raw("],\"data\":[")
+            for (position, result) in results.enumerated() {
+                if position > 0 { json.raw(",") }
+                json.string(result.label)
+            }
+            json.raw("]}")
         }
-        var answer: [(String, JSONValue)] = [
-            ("model_name", .string(modelName)), ("model_version", .string(String(version))),
-        ]
-        if case .string(let id)? = body["id"] { answer.append(("id", .string(id))) }
-        answer.append(("outputs", .array(outputs)))
-        served += 1
-        exchange.respond(Self.json(200, .object(answer)))
+        json.raw("]}")
+        return json.bytes
     }
 
     struct Problem: Error { var message: String }
+
+    /// The `features` rows of a body the fast path read, when `featureRows(_: JSONValue)` would accept it (and give
+    /// the same rows); nil when it would refuse, so that the refusal and its message come from there.
+    static func featureRows(_ request: InferenceJSON.NumericRequest) -> [[Float]]? {
+        guard let tensor = request.inputs.first(where: { $0.name == SampleClassifier.inputName }),
+            tensor.datatype == .fp32
+        else { return nil }
+        let width = SampleClassifier.featureCount
+        let count = tensor.values.count
+        guard count > 0, count % width == 0, tensor.shape.count == 2, tensor.shape[1] == Int64(width) else {
+            return nil
+        }
+        let (elements, overflow) = tensor.shape[0].multipliedReportingOverflow(by: Int64(width))
+        guard !overflow, elements == Int64(count) else { return nil }
+        return stride(from: 0, to: count, by: width).map { start in
+            (start..<start + width).map { Float(tensor.values[$0]) }
+        }
+    }
 
     /// The `features` input's rows: shape [n, 4], data flat or nested, numbers only.
     static func featureRows(_ body: JSONValue) -> Result<[[Float]], Problem> {
@@ -156,10 +209,13 @@ public final class ReferenceBackendService: HTTPService {
             return .failure(Problem(message: "input features: \(flat.count) elements is not rows of \(width)"))
         }
         if case .array(let shape)? = tensor["shape"] {
+            // Whole numbers only (`Int(exactly:)`: a huge or fractional one is no dimension, never a trap).
             let dimensions = shape.compactMap { value -> Int? in
-                if case .number(let number, _) = value { Int(number) } else { nil }
+                if case .number(let number, _) = value { Int(exactly: number) } else { nil }
             }
-            guard dimensions.count == 2, dimensions[1] == width, dimensions[0] * width == flat.count else {
+            guard dimensions.count == 2, dimensions[1] == width,
+                dimensions[0].multipliedReportingOverflow(by: width) == (flat.count, false)
+            else {
                 return .failure(Problem(message: "input features: shape must be [\(flat.count / width), \(width)]"))
             }
         }
