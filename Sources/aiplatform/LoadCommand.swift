@@ -262,7 +262,13 @@ struct Generator {
                 backlog.removeFirst(backlogStart)
                 backlogStart = 0
             }
-            let busy = connections.contains { $0.due != nil }
+            // By index, reading the fields in place: a `Connection` holds a response parser, and copying one per
+            // connection per wake-up cost more than the requests themselves.
+            var busy = false
+            for index in connections.indices where connections[index].due != nil {
+                busy = true
+                break
+            }
             if now >= sendUntil && !busy && backlogStart >= backlog.count { break }
             if now >= giveUpAt { break }
             // Sleep in poll until the next request is due or an answer arrives.
@@ -272,10 +278,10 @@ struct Generator {
             timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &alarm, nil)
             pollSet[0] = pollfd(fd: timer, events: Int16(POLLIN), revents: 0)
             var count = 1
-            for (index, connection) in connections.enumerated() where connection.due != nil && connection.fd >= 0 {
+            for index in connections.indices where connections[index].due != nil && connections[index].fd >= 0 {
                 pollSet[count] = pollfd(
-                    fd: connection.fd, events: Int16(POLLIN) | (connection.unsent.isEmpty ? 0 : Int16(POLLOUT)),
-                    revents: 0)
+                    fd: connections[index].fd,
+                    events: Int16(POLLIN) | (connections[index].unsent.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)
                 pollConnection[count] = index
                 count += 1
             }
@@ -317,7 +323,9 @@ struct Generator {
         while true {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count > 0 {
-                connections[index].parser.feed(buffer[0..<count])
+                buffer.withUnsafeBytes { bytes in
+                    connections[index].parser.feed(UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+                }
             } else if count == 0 {
                 connections[index].parser.connectionClosed()
             } else if errno != EAGAIN && errno != EWOULDBLOCK {
