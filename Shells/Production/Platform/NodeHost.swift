@@ -94,8 +94,9 @@ public final class NodeHost: BackendTransportDelegate {
     var callRequests = IdentifierTable<UInt64>(capacity: 256)
     /// The limiter store shared by the gateways of every reactor (embedded mode).
     public var limiterStore: InProcessLimiterStore?
-    /// Records every input with its `now` when recording is on.
-    public var recorder: InputRecorder?
+    /// Records every input with its `now` when recording is on. The concrete recorder, not a protocol: its calls,
+    /// one per input, are then direct and inlined rather than dispatched through a witness table.
+    public var recorder: TraceRecorder?
 
     public init(
         reactor: Reactor, models: ServedModels, gateway: Gateway.Configuration, router: Router.Configuration,

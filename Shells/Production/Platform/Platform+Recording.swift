@@ -28,7 +28,7 @@ extension Platform {
         recording = nil
         var inputs: UInt64 = 0
         for host in hosts {
-            guard let recorder = host.recorder as? TraceRecorder else { continue }
+            guard let recorder = host.recorder else { continue }
             recorder.close()
             inputs += recorder.digest.inputs
             host.recorder = nil

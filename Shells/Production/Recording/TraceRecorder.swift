@@ -9,8 +9,10 @@ import Foundation
 import PlatformCore
 import PlatformWire
 
-/// Records one reactor's inputs (used on that reactor's thread only).
-public final class TraceRecorder: InputRecorder {
+/// Records one reactor's inputs: its host hands it every input it handled, in order, with the `now` it was fed at
+/// and the actions it produced, in one call per input (typed by machine, so nothing is wrapped on the hot path).
+/// Called on the host's reactor thread only, so it never blocks or takes a lock per input.
+public final class TraceRecorder {
     /// A buffer is handed to the writer once it holds this much; large enough that the hand-off (one lock) is rare.
     static let bufferBytes = 256 << 10
 
