@@ -332,15 +332,25 @@ struct FastScanner {
     }
 
     mutating func body() -> InferenceRequestBody? {
+        guard let (id, inputs, outputs) = request(tensor: { $0.tensor() }) else { return nil }
+        return InferenceRequestBody(id: id, inputs: inputs, outputs: outputs)
+    }
+
+    /// The members of a request body, `{"id"?, "inputs": [tensor, ...], "outputs"?}`, each at most once and no
+    /// other, with each tensor read by `tensor`.
+    @inline(__always)
+    mutating func request<Tensor>(tensor: (inout FastScanner) -> Tensor?) -> (
+        id: String?, inputs: [Tensor], outputs: [String]
+    )? {
         guard take(UInt8(ascii: "{")) else { return nil }
         var id: String?
-        var inputs: [InferenceInputTensor]?
+        var inputs: [Tensor]?
         var outputs: [String]?
         if !take(UInt8(ascii: "}")) {
             while true {
                 guard let (key, length) = memberKey() else { return nil }
                 if length == 6 && key == FastScanner.inputsKey && inputs == nil {
-                    guard let value = tensors() else { return nil }
+                    guard let value = tensors(tensor) else { return nil }
                     inputs = value
                 } else if length == 2 && key == FastScanner.idKey && id == nil {
                     guard let value = string() else { return nil }
@@ -357,35 +367,45 @@ struct FastScanner {
         }
         skipWhitespace()
         guard position == count, let inputs else { return nil }
-        return InferenceRequestBody(id: id, inputs: inputs, outputs: outputs ?? [])
+        return (id, inputs, outputs ?? [])
     }
 
-    mutating func tensors() -> [InferenceInputTensor]? {
+    @inline(__always)
+    mutating func tensors<Tensor>(_ tensor: (inout FastScanner) -> Tensor?) -> [Tensor]? {
         guard take(UInt8(ascii: "[")) else { return nil }
-        var tensors: [InferenceInputTensor] = []
+        var tensors: [Tensor] = []
         if take(UInt8(ascii: "]")) { return tensors }
         tensors.reserveCapacity(1)
         while true {
-            guard let tensor = tensor() else { return nil }
-            tensors.append(tensor)
+            guard let value = tensor(&self) else { return nil }
+            tensors.append(value)
             guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
             if !more { return tensors }
         }
     }
 
     mutating func tensor() -> InferenceInputTensor? {
+        // The summary does not depend on the datatype, wherever it comes: the elements are read once.
+        guard let (name, datatype, shape, data) = tensor(data: { $0.scalars() }) else { return nil }
+        return InferenceInputTensor(name: name, datatype: datatype, shape: shape, data: data.data(datatype: datatype))
+    }
+
+    /// A tensor's members, `name`, `datatype`, `shape` and `data` (read by `data`), each once and no other.
+    @inline(__always)
+    mutating func tensor<Data>(data readData: (inout FastScanner) -> Data?) -> (
+        name: String, datatype: TensorDatatype, shape: [Int64], data: Data
+    )? {
         guard take(UInt8(ascii: "{")) else { return nil }
         var name: String?
         var datatype: TensorDatatype?
         var shape: [Int64]?
-        var data: FastDataSummary?
+        var data: Data?
         if take(UInt8(ascii: "}")) { return nil }
         while true {
             guard let (key, length) = memberKey() else { return nil }
             if length == 4 && key == FastScanner.dataKey && data == nil {
-                // The summary does not depend on the datatype, wherever it comes: the elements are read once.
-                guard let summary = scalars() else { return nil }
-                data = summary
+                guard let value = readData(&self) else { return nil }
+                data = value
             } else if length == 4 && key == FastScanner.nameKey && name == nil {
                 guard let value = string() else { return nil }
                 name = value
@@ -402,7 +422,7 @@ struct FastScanner {
             if !more { break }
         }
         guard let name, let datatype, let shape, let data else { return nil }
-        return InferenceInputTensor(name: name, datatype: datatype, shape: shape, data: data.data(datatype: datatype))
+        return (name, datatype, shape, data)
     }
 
     /// An array of integer literals below the reference decoder's integer limit.
@@ -461,82 +481,27 @@ struct FastScanner {
     }
 
     mutating func numericBody() -> InferenceJSON.NumericRequest? {
-        guard take(UInt8(ascii: "{")) else { return nil }
-        var id: String?
-        var inputs: [InferenceJSON.NumericInput]?
-        var outputs: [String]?
-        if !take(UInt8(ascii: "}")) {
-            while true {
-                guard let (key, length) = memberKey() else { return nil }
-                if length == 6 && key == FastScanner.inputsKey && inputs == nil {
-                    guard take(UInt8(ascii: "[")) else { return nil }
-                    var tensors: [InferenceJSON.NumericInput] = []
-                    if !take(UInt8(ascii: "]")) {
-                        while true {
-                            guard let tensor = numericTensor() else { return nil }
-                            tensors.append(tensor)
-                            guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
-                            if !more { break }
-                        }
-                    }
-                    inputs = tensors
-                } else if length == 2 && key == FastScanner.idKey && id == nil {
-                    guard let value = string() else { return nil }
-                    id = value
-                } else if length == 7 && key == FastScanner.outputsKey && outputs == nil {
-                    guard let value = outputNames() else { return nil }
-                    outputs = value
-                } else {
-                    return nil
-                }
-                guard let more = next(closing: UInt8(ascii: "}")) else { return nil }
-                if !more { break }
-            }
-        }
-        skipWhitespace()
-        guard position == count, let inputs else { return nil }
-        return InferenceJSON.NumericRequest(id: id, inputs: inputs, outputs: outputs ?? [])
+        guard let (id, inputs, outputs) = request(tensor: { $0.numericTensor() }) else { return nil }
+        return InferenceJSON.NumericRequest(id: id, inputs: inputs, outputs: outputs)
     }
 
     mutating func numericTensor() -> InferenceJSON.NumericInput? {
-        guard take(UInt8(ascii: "{")) else { return nil }
-        var name: String?
-        var datatype: TensorDatatype?
-        var shape: [Int64]?
-        var values: [Double]?
-        if take(UInt8(ascii: "}")) { return nil }
-        while true {
-            guard let (key, length) = memberKey() else { return nil }
-            if length == 4 && key == FastScanner.dataKey && values == nil {
-                guard take(UInt8(ascii: "[")) else { return nil }
-                var read: [Double] = []
-                read.reserveCapacity(8)
-                if !take(UInt8(ascii: "]")) {
-                    while true {
-                        guard let (value, _) = number() else { return nil }
-                        read.append(value)
-                        guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
-                        if !more { break }
-                    }
-                }
-                values = read
-            } else if length == 4 && key == FastScanner.nameKey && name == nil {
-                guard let value = string() else { return nil }
-                name = value
-            } else if length == 8 && key == FastScanner.datatypeKey && datatype == nil {
-                guard let value = self.datatype() else { return nil }
-                datatype = value
-            } else if length == 5 && key == FastScanner.shapeKey && shape == nil {
-                guard let value = integers() else { return nil }
-                shape = value
-            } else {
-                return nil
-            }
-            guard let more = next(closing: UInt8(ascii: "}")) else { return nil }
-            if !more { break }
-        }
-        guard let name, let datatype, let shape, let values else { return nil }
+        guard let (name, datatype, shape, values) = tensor(data: { $0.numbers() }) else { return nil }
         return InferenceJSON.NumericInput(name: name, datatype: datatype, shape: shape, values: values)
+    }
+
+    /// A flat array of numbers, as `JSONValue.parse` converts them.
+    mutating func numbers() -> [Double]? {
+        guard take(UInt8(ascii: "[")) else { return nil }
+        var values: [Double] = []
+        values.reserveCapacity(8)
+        if take(UInt8(ascii: "]")) { return values }
+        while true {
+            guard let (value, _) = number() else { return nil }
+            values.append(value)
+            guard let more = next(closing: UInt8(ascii: "]")) else { return nil }
+            if !more { return values }
+        }
     }
 
     mutating func outputNames() -> [String]? {

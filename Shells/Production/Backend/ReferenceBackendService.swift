@@ -122,14 +122,18 @@ public final class ReferenceBackendService: HTTPService {
             json.string(id)
         }
         json.raw(",\"outputs\":[")
-        let scores = wanted.isEmpty || wanted.contains(SampleClassifier.scoresName)
-        if scores {
+        /// An output's name, datatype and the opening of its shape: `{"name":…,"datatype":…,"shape":[rows`.
+        func head(_ name: String, _ datatype: String) {
             json.raw("{\"name\":")
-            json.string(SampleClassifier.scoresName)
+            json.string(name)
             json.raw(",\"datatype\":")
-            json.string(SampleClassifier.scoresDatatype)
+            json.string(datatype)
             json.raw(",\"shape\":[")
             json.number(Double(results.count))
+        }
+        let scores = wanted.isEmpty || wanted.contains(SampleClassifier.scoresName)
+        if scores {
+            head(SampleClassifier.scoresName, SampleClassifier.scoresDatatype)
             json.raw(",")
             json.number(Double(SampleClassifier.classCount))
             json.raw("],\"data\":[")
@@ -145,12 +149,7 @@ public final class ReferenceBackendService: HTTPService {
         }
         if wanted.isEmpty || wanted.contains(SampleClassifier.labelName) {
             if scores { json.raw(",") }
-            json.raw("{\"name\":")
-            json.string(SampleClassifier.labelName)
-            json.raw(",\"datatype\":")
-            json.string(SampleClassifier.labelDatatype)
-            json.raw(",\"shape\":[")
-            json.number(Double(results.count))
+            head(SampleClassifier.labelName, SampleClassifier.labelDatatype)
             json.raw("],\"data\":[")
             for (position, result) in results.enumerated() {
                 if position > 0 { json.raw(",") }
