@@ -19,13 +19,15 @@
 #      /v2/models/sample-classifier/infer. Prints requests/s, p50 and p99 per run, the median per target, and the
 #      gateway/nginx and recording/gateway ratios as the median of the per-round ratios.
 #   2. Open loop at half the gateway's median peak rate, `aiplatform load` (latency from the time each request
-#      was due, so queueing is not hidden): p50/p90/p99 for upstream, nginx and gateway; the gateway's added
-#      latency is its figure minus the upstream's.
+#      was due, so queueing is not hidden): OPEN_ROUNDS interleaved rounds (default 3) of OPEN_DURATION seconds
+#      (default 8) per target; medians of p50/p90/p99 for upstream, nginx and gateway; the gateway's added
+#      latency is its figure minus the upstream's, also given round by round.
 #   3. Memory: HOLD keep-alive connections opened to the gateway, each sending one GET /health and staying open;
 #      the gateway's VmRSS (from /proc/PID/status) before and while they are held.
 #
 # It measures and never asserts: it exits 0 when it ran to the end, whatever the figures. Bounded: about
-# 4 × ROUNDS × DURATION s of wrk, 3 × 10 s of open-loop load and under a minute for the rest, plus the build.
+# 4 × ROUNDS × DURATION s of wrk, 3 × OPEN_ROUNDS × OPEN_DURATION s of open-loop load and under a minute for
+# the rest, plus the build.
 #
 # Usage: deploy/local/bench-serve.sh            (environment: ROUNDS=3 DURATION=10 THREADS=2 CONNECTIONS=64
 #                                                HOLD=10000 SKIP_BUILD=1 to reuse .build/release/aiplatform)
@@ -266,20 +268,50 @@ done
 
 half="$(awk -v r="${rps_median[gateway]}" 'BEGIN { h = int(r / 2); print (h < 1 ? 1 : h) }')"
 load_connections=$((connections < 10000 ? connections : 10000))
-echo "== open loop at half the gateway's peak:" \
-    "aiplatform load --rate $half --duration 10 --connections $load_connections"
+open_rounds="${OPEN_ROUNDS:-3}"
+open_duration="${OPEN_DURATION:-8}"
+echo "== open loop at half the gateway's peak, $open_rounds interleaved rounds:" \
+    "aiplatform load --rate $half --duration $open_duration --connections $load_connections"
+declare -A open_p50_runs=() open_p90_runs=() open_p99_runs=() open_max_runs=() open_rate_runs=()
+for round in $(seq 1 "$open_rounds"); do
+    order=("${open_targets[@]}")
+    if [ $((round % 2)) -eq 0 ]; then
+        order=()
+        for ((position = ${#open_targets[@]} - 1; position >= 0; position--)); do
+            order+=("${open_targets[$position]}")
+        done
+    fi
+    for target in "${order[@]}"; do
+        [ "$target" != gateway ] || ensure_gateway
+        output="$(timeout 60 "$bin" load "${url[$target]}" --rate "$half" --duration "$open_duration" \
+            --connections "$load_connections" --body "$work/body.json" --header "Authorization: Bearer $secret" ||
+            true)"
+        awk -v r="$round" -v t="$target" 'NR == 1 { print "  round " r "  " t } { print "    " $0 }' <<<"$output"
+        open_rate_runs[$target]+="$(awk '/^achieved/ { print $2 }' <<<"$output") "
+        open_p50_runs[$target]+="$(awk '/^latency/ { print $4 }' <<<"$output") "
+        open_p90_runs[$target]+="$(awk '/^latency/ { print $6 }' <<<"$output") "
+        open_p99_runs[$target]+="$(awk '/^latency/ { print $8 }' <<<"$output") "
+        open_max_runs[$target]+="$(awk '/^latency/ { print $10 }' <<<"$output") "
+    done
+done
 declare -A open_p50=() open_p90=() open_p99=() open_max=() open_rate=()
 for target in "${open_targets[@]}"; do
-    [ "$target" != gateway ] || ensure_gateway
-    output="$(timeout 60 "$bin" load "${url[$target]}" --rate "$half" --duration 10 --connections "$load_connections" \
-        --body "$work/body.json" --header "Authorization: Bearer $secret" || true)"
-    awk '{ print "  " $0 }' <<<"$output"
-    open_rate[$target]="$(awk '/^achieved/ { print $2 }' <<<"$output")"
-    open_p50[$target]="$(awk '/^latency/ { print $4 }' <<<"$output")"
-    open_p90[$target]="$(awk '/^latency/ { print $6 }' <<<"$output")"
-    open_p99[$target]="$(awk '/^latency/ { print $8 }' <<<"$output")"
-    open_max[$target]="$(awk '/^latency/ { print $10 }' <<<"$output")"
+    # shellcheck disable=SC2086 # the runs are a space-separated list on purpose
+    open_rate[$target]="$(median ${open_rate_runs[$target]})"
+    # shellcheck disable=SC2086
+    open_p50[$target]="$(median ${open_p50_runs[$target]})"
+    # shellcheck disable=SC2086
+    open_p90[$target]="$(median ${open_p90_runs[$target]})"
+    # shellcheck disable=SC2086
+    open_p99[$target]="$(median ${open_p99_runs[$target]})"
+    # shellcheck disable=SC2086
+    open_max[$target]="$(median ${open_max_runs[$target]})"
 done
+# The gateway's added p99 round by round (its run minus the upstream's in the same round), and their median.
+added_p99_rounds="$(for i in $(seq 1 "$open_rounds"); do
+    awk -v g="$(echo "${open_p99_runs[gateway]}" | awk -v i="$i" '{ print $i }')" \
+        -v u="$(echo "${open_p99_runs[upstream]}" | awk -v i="$i" '{ print $i }')" 'BEGIN { printf "%.3f ", g - u }'
+done | sed 's/ $//')"
 
 rss_mb() {
     awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
@@ -344,7 +376,8 @@ for target in "${targets[@]}"; do
         "${p99_median[$target]}" "${errors[$target]}"
 done
 echo
-echo "open loop (aiplatform load) at $half requests/s, $load_connections connections, 10 s:"
+echo "open loop (aiplatform load) at $half requests/s, $load_connections connections, median of $open_rounds ×" \
+    "${open_duration}s:"
 printf '| %-8s | %12s | %9s | %9s | %9s | %9s |\n' target "achieved/s" "p50 ms" "p90 ms" "p99 ms" "max ms"
 printf '| %-8s | %12s | %9s | %9s | %9s | %9s |\n' --- --- --- --- --- ---
 for target in "${open_targets[@]}"; do
@@ -353,7 +386,9 @@ for target in "${open_targets[@]}"; do
 done
 added_p50="$(awk -v g="${open_p50[gateway]}" -v u="${open_p50[upstream]}" 'BEGIN { printf "%.3f", g - u }')"
 added_p99="$(awk -v g="${open_p99[gateway]}" -v u="${open_p99[upstream]}" 'BEGIN { printf "%.3f", g - u }')"
-echo "gateway added latency at ${half}/s (open loop, vs upstream direct): p50 +${added_p50} ms, p99 +${added_p99} ms"
+echo "gateway added latency at ${half}/s (open loop, medians, vs upstream direct): p50 +${added_p50} ms," \
+    "p99 +${added_p99} ms; p99 added per round: $added_p99_rounds ms (median" \
+    "$(echo "$added_p99_rounds" | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms)"
 echo "gateway RSS: ${rss_before} MB idle, ${rss_held} MB with $hold connections held"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
 # Each round's ratio compares two targets measured a few seconds apart; their median is the figure least moved by
