@@ -506,8 +506,8 @@ private let mixedConnection: (text: String, methods: [String]) = (
             writer.serialized(method: "GET", target: "/") == Array("GET / HTTP/1.1\r\nHost: h:1\r\n\r\n".utf8))
     }
 
-    /// The in-place writers (a checked request line, a method and target, at most one extra field) write exactly
-    /// the bytes `serialized` makes, for every combination of body, field and keep-alive.
+    /// The in-place writer (a checked request line, at most one extra field) writes exactly the bytes `serialized`
+    /// makes, for every combination of method, body, field and keep-alive.
     @Test func inPlaceWritesMatchTheSerializer() {
         let writer = HTTPRequestWriter(host: "triton:8000", headers: [("Content-Type", "application/json")])
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4_096, alignment: 16)
@@ -528,10 +528,6 @@ private let mixedConnection: (text: String, methods: [String]) = (
                         #expect(
                             writer.length(line: line, bodyCount: body.count, keepAlive: keepAlive, field: field)
                                 == expected.count)
-                        let byTarget = writer.write(
-                            method: method, target: line.target, body: body, keepAlive: keepAlive, field: field,
-                            into: buffer)
-                        #expect(Array(buffer[0..<byTarget]) == expected)
                     }
                 }
             }

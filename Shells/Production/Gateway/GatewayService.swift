@@ -27,9 +27,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     public var telemetry: GatewayTelemetry?
     let reactorIndex: Int
     var localIDs: UInt64 = 0
-    /// `gw<reactor>-`, the prefix of the request ids made here.
-    let localIDPrefix: String
-    /// The prefix's bytes, for writing ids without building them piece by piece.
+    /// The prefix of the ids this service makes (`gw<reactor>-`), as bytes written into each id.
     let localIDPrefixBytes: [UInt8]
     /// Span and trace ids: a fast generator seeded once from the system's random source (ids need to be
     /// unique, not secret).
@@ -44,8 +42,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         self.models = host.models
         self.telemetry = telemetry
         reactorIndex = host.reactor.index
-        localIDPrefix = "gw\(host.reactor.index)-"
-        localIDPrefixBytes = Array(localIDPrefix.utf8)
+        localIDPrefixBytes = Array("gw\(host.reactor.index)-".utf8)
         host.delegate = self
     }
 

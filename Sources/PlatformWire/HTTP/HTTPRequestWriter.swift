@@ -70,7 +70,7 @@ public struct HTTPRequestWriter: Sendable {
         // The request line's checks first; then the exact length, and one pass writing the bytes, each extra
         // field checked as it is written (a value while it is copied), in the order the checks always came.
         checkRequestLine(method: method, target: target)
-        var count = length(method: method, target: target, bodyCount: body.count, keepAlive: keepAlive, field: nil)
+        var count = length(method: method, target: target, bodyCount: body.count, keepAlive: keepAlive)
         for (name, value) in extra { count += name.utf8.count + 2 + value.utf8.count + 2 }
         return httpBytes(count: count) { cursor in
             write(method: method, target: target, body: body, keepAlive: keepAlive, to: &cursor) { cursor in
@@ -133,34 +133,12 @@ public struct HTTPRequestWriter: Sendable {
         return count
     }
 
-    /// The exact length of the request `write(method:target:body:keepAlive:field:into:)` writes.
-    public func length(
-        method: String, target: String, bodyCount: Int, keepAlive: Bool = true, field: (name: String, value: String)?
-    ) -> Int {
+    /// The exact length of the request `serialized` writes, without its extra fields.
+    private func length(method: String, target: String, bodyCount: Int, keepAlive: Bool) -> Int {
         var count = method.utf8.count + 1 + target.utf8.count + 11 + fieldBytes.count
-        if let field { count += field.name.utf8.count + 2 + field.value.utf8.count + 2 }
         if Self.hasLength(method: method, bodyCount: bodyCount) { count += 16 + httpDecimalDigits(bodyCount) + 2 }
         if !keepAlive { count += 19 }
         return count + 2 + bodyCount
-    }
-
-    /// Writes one HTTP/1.1 request, with at most one per-request field (e.g. a `traceparent`) after the fixed
-    /// ones, into `buffer`, which must hold `length(…)` bytes: no allocation, so a connection can send it straight
-    /// from the buffer. Returns how many bytes were written.
-    public func write(
-        method: String, target: String, body: [UInt8], keepAlive: Bool = true, field: (name: String, value: String)?,
-        into buffer: UnsafeMutableRawBufferPointer
-    ) -> Int {
-        checkRequestLine(method: method, target: target)
-        let count = length(method: method, target: target, bodyCount: body.count, keepAlive: keepAlive, field: field)
-        precondition(buffer.count >= count, "a request of \(count) bytes does not fit a buffer of \(buffer.count)")
-        let start = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
-        var cursor = HTTPByteCursor(next: start)
-        write(method: method, target: target, body: body, keepAlive: keepAlive, to: &cursor) { cursor in
-            if let field { Self.write(field: field.name, field.value, to: &cursor) }
-        }
-        precondition(cursor.next - start == count, "request length \(cursor.next - start), expected \(count)")
-        return count
     }
 
     private func checkRequestLine(method: String, target: String) {
