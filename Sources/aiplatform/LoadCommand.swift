@@ -3,9 +3,9 @@
 // connection was free to send it, so a server that falls behind shows its queueing in the percentiles instead of
 // slowing the generator down (the "coordinated omission" a closed-loop tool such as wrk suffers from).
 //
-// One thread, nonblocking sockets, poll(2) and a timerfd for wakeups finer than poll's milliseconds; keep-alive
-// connections, at most one request in flight on each (no pipelining). Loopback targets only, and bounded in
-// duration, rate and connections.
+// One thread, nonblocking sockets and epoll, waiting with nanosecond timeouts (epoll_pwait2); keep-alive
+// connections taken in turn, at most one request in flight on each (no pipelining). Loopback targets only, and
+// bounded in duration, rate and connections.
 
 import CLinux
 import Foundation
@@ -153,6 +153,8 @@ struct Generator {
         var due: UInt64?
         /// Bytes of the request in flight not yet written (loopback sends of small requests rarely split).
         var unsent: ArraySlice<UInt8> = []
+        /// Whether the connection is watched for room to write (a send was cut short).
+        var awaitsRoom = false
     }
 
     let options: Options
@@ -170,6 +172,9 @@ struct Generator {
     var startedAt: UInt64 = 0
     var finishedAt: UInt64 = 0
     var sent = 0
+    var epoll: Int32 = -1
+    /// The connection each open descriptor belongs to (-1: none), for epoll's answers.
+    var connectionOfFD: [Int] = []
 
     init(options: Options) {
         self.options = options
@@ -226,14 +231,19 @@ struct Generator {
         let giveUpAt = sendUntil + 5_000_000_000
         var scheduled = 0
         var nextDue = startedAt
-        // poll's timeout counts whole milliseconds, too coarse when requests fall due every few microseconds: a
-        // timerfd armed for the next due time (absolute, nanoseconds) wakes the poll instead.
-        let timer = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK))
-        defer { close(timer) }
-        var pollSet = [pollfd](repeating: pollfd(), count: connections.count + 1)
-        // The connection each poll slot stands for (slot 0 is the timer).
-        var pollConnection = [Int](repeating: -1, count: connections.count + 1)
+        // Each connection is registered once; epoll_pwait2's nanosecond timeout wakes the loop when the next
+        // request falls due, so a request costs its send, its receive and the waits, nothing per connection.
+        epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
+        defer { close(epoll) }
+        for index in connections.indices where connections[index].fd >= 0 { register(index) }
+        let capacity = connections.count + 1
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
+        defer { events.deallocate() }
         var buffer = [UInt8](repeating: 0, count: 65_536)
+        // Where the search for an idle connection starts: requests go round the connections, as from many clients,
+        // instead of always to the first idle ones (which would put all of a light load on a few connections and
+        // so on whichever of the server's threads those few happened to land on).
+        var cursor = 0
         while true {
             let now = Self.now()
             // Every request due by now joins the backlog, even when no connection is free to take it.
@@ -244,63 +254,72 @@ struct Generator {
                 nextDue =
                     startedAt + UInt64(scheduled) * interval + UInt64(scheduled) * remainder / UInt64(options.rate)
             }
-            for index in connections.indices where backlogStart < backlog.count {
+            var searched = 0
+            while backlogStart < backlog.count && searched < connections.count {
+                let index = cursor
+                cursor = cursor + 1 == connections.count ? 0 : cursor + 1
+                searched += 1
                 guard connections[index].due == nil else { continue }
                 if connections[index].fd < 0 {
                     connections[index].fd = Self.connect(port: options.port)
                     reconnects += 1
                     if connections[index].fd < 0 { continue }
+                    register(index)
                 }
                 connections[index].due = backlog[backlogStart]
                 backlogStart += 1
                 connections[index].unsent = request[...]
                 connections[index].parser.expect(method: options.body == nil ? "GET" : "POST")
                 sent += 1
+                searched = 0
                 write(index)
             }
             if backlogStart > 4_096 && backlogStart * 2 > backlog.count {
                 backlog.removeFirst(backlogStart)
                 backlogStart = 0
             }
-            // By index, reading the fields in place: a `Connection` holds a response parser, and copying one per
-            // connection per wake-up cost more than the requests themselves.
-            var busy = false
-            for index in connections.indices where connections[index].due != nil {
-                busy = true
-                break
-            }
-            if now >= sendUntil && !busy && backlogStart >= backlog.count { break }
+            if now >= sendUntil && inFlight == 0 && backlogStart >= backlog.count { break }
             if now >= giveUpAt { break }
-            // Sleep in poll until the next request is due or an answer arrives.
-            let wake = nextDue < sendUntil ? nextDue : min(giveUpAt, now + 50_000_000)
-            var alarm = itimerspec()
-            alarm.it_value = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
-            timerfd_settime(timer, Int32(TFD_TIMER_ABSTIME), &alarm, nil)
-            pollSet[0] = pollfd(fd: timer, events: Int16(POLLIN), revents: 0)
-            var count = 1
-            for index in connections.indices where connections[index].due != nil && connections[index].fd >= 0 {
-                pollSet[count] = pollfd(
-                    fd: connections[index].fd,
-                    events: Int16(POLLIN) | (connections[index].unsent.isEmpty ? 0 : Int16(POLLOUT)), revents: 0)
-                pollConnection[count] = index
-                count += 1
-            }
-            guard poll(&pollSet, nfds_t(count), -1) > 0 else { continue }
-            if pollSet[0].revents != 0 {
-                var expirations: UInt64 = 0
-                _ = Glibc.read(timer, &expirations, 8)
-            }
-            for slot in 1..<count where pollSet[slot].revents != 0 {
-                let index = pollConnection[slot]
-                if pollSet[slot].revents & Int16(POLLOUT) != 0 { write(index) }
+            // Sleep until the next request is due or an answer arrives.
+            // (Once the last request is due, until the end of sending or the last answer, whichever comes first.)
+            let wake = nextDue < sendUntil ? nextDue : now < sendUntil ? sendUntil : min(giveUpAt, now + 50_000_000)
+            let waitFrom = Self.now()
+            let count = clinux_epoll_wait_ns(
+                epoll, events, Int32(capacity), Int64(wake > waitFrom ? wake - waitFrom : 0))
+            guard count > 0 else { continue }
+            for slot in 0..<Int(count) {
+                let fd = clinux_event_fd(events, Int32(slot))
+                guard fd >= 0, Int(fd) < connectionOfFD.count else { continue }
+                let index = connectionOfFD[Int(fd)]
+                // A connection closed earlier in this batch may have left an event behind.
+                guard index >= 0, connections[index].fd == fd else { continue }
+                let bits = clinux_event_bits(events, Int32(slot))
+                if bits & EPOLLOUT.rawValue != 0 { write(index) }
                 // A failed write already closed the connection and counted the error.
-                guard connections[index].fd >= 0 else { continue }
-                if pollSet[slot].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { read(index, &buffer) }
+                guard connections[index].fd == fd else { continue }
+                if bits & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { read(index, &buffer) }
             }
         }
         finishedAt = Self.now()
-        unanswered = connections.filter { $0.due != nil }.count + (backlog.count - backlogStart)
+        unanswered = inFlight + (backlog.count - backlogStart)
         for connection in connections where connection.fd >= 0 { close(connection.fd) }
+    }
+
+    /// Requests sent and not yet answered or failed.
+    var inFlight: Int {
+        var count = 0
+        for index in connections.indices where connections[index].due != nil { count += 1 }
+        return count
+    }
+
+    /// Watches a freshly opened connection for answers (and for room to write, only while a write is pending).
+    mutating func register(_ index: Int) {
+        let fd = Int(connections[index].fd)
+        if fd >= connectionOfFD.count {
+            connectionOfFD += [Int](repeating: -1, count: fd + 1 - connectionOfFD.count)
+        }
+        connectionOfFD[fd] = index
+        _ = clinux_epoll_add(epoll, EPOLL_CTL_ADD, Int32(fd), EPOLLIN.rawValue)
     }
 
     mutating func write(_ index: Int) {
@@ -309,7 +328,15 @@ struct Generator {
             let written = connections[index].unsent.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
             if written > 0 {
                 connections[index].unsent = connections[index].unsent.dropFirst(written)
+                if connections[index].unsent.isEmpty && connections[index].awaitsRoom {
+                    connections[index].awaitsRoom = false
+                    _ = clinux_epoll_add(epoll, EPOLL_CTL_MOD, fd, EPOLLIN.rawValue)
+                }
             } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if !connections[index].awaitsRoom {
+                    connections[index].awaitsRoom = true
+                    _ = clinux_epoll_add(epoll, EPOLL_CTL_MOD, fd, EPOLLIN.rawValue | EPOLLOUT.rawValue)
+                }
                 return
             } else {
                 fail(index)
