@@ -22,12 +22,16 @@
 #      was due, so queueing is not hidden): OPEN_ROUNDS interleaved rounds (default 3) of OPEN_DURATION seconds
 #      (default 8) per target; medians of p50/p90/p99 for upstream, nginx and gateway; the gateway's added
 #      latency is its figure minus the upstream's, also given round by round.
-#   3. Memory: HOLD keep-alive connections opened to the gateway, each sending one GET /health and staying open;
+#   3. CPU per request at a fixed CPU_RATE (default 10,000/s, open loop): CPU_ROUNDS interleaved rounds (default 3)
+#      of CPU_DURATION seconds (default 5) through nginx, the gateway and the recording gateway; the CPU time of the
+#      proxy's threads (the scheduler's account in /proc/PID/task/TID/schedstat) over the answers. The same work
+#      at the same rate, so less at the mercy of a noisy neighbour than a closed-loop rate.
+#   4. Memory: HOLD keep-alive connections opened to the gateway, each sending one GET /health and staying open;
 #      the gateway's VmRSS (from /proc/PID/status) before and while they are held.
 #
 # It measures and never asserts: it exits 0 when it ran to the end, whatever the figures. Bounded: about
-# 4 × ROUNDS × DURATION s of wrk, 3 × OPEN_ROUNDS × OPEN_DURATION s of open-loop load and under a minute for
-# the rest, plus the build.
+# 4 × ROUNDS × DURATION s of wrk, 3 × OPEN_ROUNDS × OPEN_DURATION s of open-loop load, 3 × CPU_ROUNDS ×
+# CPU_DURATION s at the fixed rate and under a minute for the rest, plus the build.
 #
 # Usage: deploy/local/bench-serve.sh            (environment: ROUNDS=3 DURATION=10 THREADS=2 CONNECTIONS=64
 #                                                HOLD=10000 SKIP_BUILD=1 to reuse .build/release/aiplatform)
@@ -313,6 +317,55 @@ added_p99_rounds="$(for i in $(seq 1 "$open_rounds"); do
         -v u="$(echo "${open_p99_runs[upstream]}" | awk -v i="$i" '{ print $i }')" 'BEGIN { printf "%.3f ", g - u }'
 done | sed 's/ $//')"
 
+# CPU time on the clock, in nanoseconds, of every thread of the given processes (/proc/PID/task/TID/schedstat's
+# first field: the scheduler's own account, not tick sampling).
+cpu_ns() {
+    local pid
+    for pid in "$@"; do cat /proc/"$pid"/task/*/schedstat 2>/dev/null; done | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+# The processes that do a target's proxying: the gateway's or the recording gateway's process, nginx's workers.
+proxy_pids() {
+    case "$1" in
+    gateway) echo "$gateway_pid" ;;
+    recording) echo "$recording_pid" ;;
+    nginx) pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ' ;;
+    esac
+}
+
+cpu_rate="${CPU_RATE:-10000}"
+cpu_rounds="${CPU_ROUNDS:-3}"
+cpu_duration="${CPU_DURATION:-5}"
+cpu_targets=(nginx gateway recording)
+echo "== CPU per request at a fixed $cpu_rate/s (open loop, $cpu_rounds interleaved rounds of ${cpu_duration}s):" \
+    "the proxy's threads' CPU time (schedstat) over the answers"
+declare -A cpu_runs=()
+for round in $(seq 1 "$cpu_rounds"); do
+    order=("${cpu_targets[@]}")
+    if [ $((round % 2)) -eq 0 ]; then order=(recording gateway nginx); fi
+    line="  round $round"
+    for target in "${order[@]}"; do
+        [ "$target" != gateway ] || ensure_gateway
+        # shellcheck disable=SC2046 # the pids are a list on purpose
+        before="$(cpu_ns $(proxy_pids "$target"))"
+        output="$(timeout 60 "$bin" load "${url[$target]}" --rate "$cpu_rate" --duration "$cpu_duration" \
+            --connections "$load_connections" --body "$work/body.json" --header "Authorization: Bearer $secret" ||
+            true)"
+        # shellcheck disable=SC2046
+        after="$(cpu_ns $(proxy_pids "$target"))"
+        answered="$(awk '/^achieved/ { print $6 }' <<<"$output")"
+        per="$(awk -v a="$before" -v b="$after" -v n="${answered:-0}" \
+            'BEGIN { if (n > 0) printf "%.2f", (b - a) / n / 1000; else print "-" }')"
+        cpu_runs[$target]+="$per "
+        line+="  $target $per µs"
+    done
+    echo "$line"
+done
+declare -A cpu_median=()
+for target in "${cpu_targets[@]}"; do
+    # shellcheck disable=SC2086
+    cpu_median[$target]="$(median ${cpu_runs[$target]})"
+done
+
 rss_mb() {
     awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
 }
@@ -410,6 +463,10 @@ echo "recording / gateway requests/s: $(median $recording_rounds) (median of per
     "$recording_rounds; ratio of medians $(ratio "${rps_median[recording]}" "${rps_median[gateway]}"))"
 kill "$recording_pid" 2>/dev/null || true
 wait "$recording_pid" 2>/dev/null || true
+echo "CPU per request at $cpu_rate/s (medians of $cpu_rounds rounds): nginx ${cpu_median[nginx]} µs, gateway" \
+    "${cpu_median[gateway]} µs, recording ${cpu_median[recording]} µs; recording / gateway" \
+    "$(awk -v r="${cpu_median[recording]}" -v g="${cpu_median[gateway]}" 'BEGIN { printf "%.3f", r / g }'), gateway / nginx" \
+    "$(awk -v g="${cpu_median[gateway]}" -v n="${cpu_median[nginx]}" 'BEGIN { printf "%.3f", g / n }')"
 echo "replay of the recording gateway's trace ($(du -sh "$work/trace" | cut -f1)):"
 timeout 300 "$bin" replay "$work/trace" 2>&1 | tail -n 4 | sed 's/^/  /' || true
 if [ "$gateway_starts" -gt 1 ]; then
