@@ -463,10 +463,14 @@ echo "recording / gateway requests/s: $(median $recording_rounds) (median of per
     "$recording_rounds; ratio of medians $(ratio "${rps_median[recording]}" "${rps_median[gateway]}"))"
 kill "$recording_pid" 2>/dev/null || true
 wait "$recording_pid" 2>/dev/null || true
+# A quotient of two figures, or "-" when either is missing (a target that answered nothing).
+quotient() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.3f", a / b; else print "-" }'
+}
 echo "CPU per request at $cpu_rate/s (medians of $cpu_rounds rounds): nginx ${cpu_median[nginx]} µs, gateway" \
     "${cpu_median[gateway]} µs, recording ${cpu_median[recording]} µs; recording / gateway" \
-    "$(awk -v r="${cpu_median[recording]}" -v g="${cpu_median[gateway]}" 'BEGIN { printf "%.3f", r / g }'), gateway / nginx" \
-    "$(awk -v g="${cpu_median[gateway]}" -v n="${cpu_median[nginx]}" 'BEGIN { printf "%.3f", g / n }')"
+    "$(quotient "${cpu_median[recording]}" "${cpu_median[gateway]}"), gateway / nginx" \
+    "$(quotient "${cpu_median[gateway]}" "${cpu_median[nginx]}")"
 echo "replay of the recording gateway's trace ($(du -sh "$work/trace" | cut -f1)):"
 timeout 300 "$bin" replay "$work/trace" 2>&1 | tail -n 4 | sed 's/^/  /' || true
 if [ "$gateway_starts" -gt 1 ]; then
