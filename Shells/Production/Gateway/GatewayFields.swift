@@ -4,32 +4,45 @@
 import PlatformWire
 
 struct GatewayFields {
-    var authorization: String?
-    var apiKey: String?
-    var requestID: String?
-    var timeoutMs: String?
-    var stickyKey: String?
-    var traceparent: String?
+    /// The request's header list (shared storage, not copied) and where in it each field was found: copying or
+    /// dropping the fields is then one reference count, not one per value.
+    let headers: [(name: String, value: String)]
+    private var authorizationAt: Int32 = -1
+    private var apiKeyAt: Int32 = -1
+    private var requestIDAt: Int32 = -1
+    private var timeoutMsAt: Int32 = -1
+    private var stickyKeyAt: Int32 = -1
+    private var traceparentAt: Int32 = -1
+
+    var authorization: String? { value(at: authorizationAt) }
+    var apiKey: String? { value(at: apiKeyAt) }
+    var requestID: String? { value(at: requestIDAt) }
+    var timeoutMs: String? { value(at: timeoutMsAt) }
+    var stickyKey: String? { value(at: stickyKeyAt) }
+    var traceparent: String? { value(at: traceparentAt) }
+
+    private func value(at slot: Int32) -> String? { slot < 0 ? nil : headers[Int(slot)].value }
 
     /// The first value of each field, as `HTTPFields.header(_:)` would give it (names compared without case).
     init(_ request: HTTPRequest) {
-        // Fields are read in place; a value is copied out only when its name is one of these.
-        let headers = request.headers
+        headers = request.headers
+        // Only the names are read; a value is looked at when it is asked for.
         for index in headers.indices {
+            let slot = Int32(truncatingIfNeeded: index)
             switch headers[index].name.utf8.count {
-            case 13 where authorization == nil && Self.named(headers[index].name, "authorization"):
-                authorization = headers[index].value
-            case 9 where apiKey == nil && Self.named(headers[index].name, "x-api-key"): apiKey = headers[index].value
+            case 13 where authorizationAt < 0 && Self.named(headers[index].name, "authorization"):
+                authorizationAt = slot
+            case 9 where apiKeyAt < 0 && Self.named(headers[index].name, "x-api-key"): apiKeyAt = slot
             case 12:
-                if requestID == nil && Self.named(headers[index].name, "x-request-id") {
-                    requestID = headers[index].value
-                } else if stickyKey == nil && Self.named(headers[index].name, "x-sticky-key") {
-                    stickyKey = headers[index].value
+                if requestIDAt < 0 && Self.named(headers[index].name, "x-request-id") {
+                    requestIDAt = slot
+                } else if stickyKeyAt < 0 && Self.named(headers[index].name, "x-sticky-key") {
+                    stickyKeyAt = slot
                 }
-            case 20 where timeoutMs == nil && Self.named(headers[index].name, "x-request-timeout-ms"):
-                timeoutMs = headers[index].value
-            case 11 where traceparent == nil && Self.named(headers[index].name, "traceparent"):
-                traceparent = headers[index].value
+            case 20 where timeoutMsAt < 0 && Self.named(headers[index].name, "x-request-timeout-ms"):
+                timeoutMsAt = slot
+            case 11 where traceparentAt < 0 && Self.named(headers[index].name, "traceparent"):
+                traceparentAt = slot
             default: break
             }
         }

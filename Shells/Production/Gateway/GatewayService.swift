@@ -32,6 +32,9 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     /// Span and trace ids: a fast generator seeded once from the system's random source (ids need to be
     /// unique, not secret).
     var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
+    /// The last Authorization field seen and the credential it carries (see `credential(of:)`).
+    var lastAuthorization = ""
+    var lastCredential = ""
     /// Services for further path prefixes on the gateway's port (e.g. `/v1/batch` and `/v1/jobs`).
     public var mounted: [(prefix: String, service: HTTPService)] = []
 
@@ -126,6 +129,35 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     /// The credential of `Authorization: Bearer …` (scheme compared without case) or `X-API-Key`, else "".
     static func credential(of request: HTTPRequest) -> String { GatewayFields(request).credential }
 
+    /// The request's credential, as `GatewayFields.credential` gives it. A client sends the same Authorization
+    /// field on every request, so the last one seen on this reactor and its credential are kept: the same field
+    /// again gives the same string without cutting a new one out of it. The comparison takes the same time
+    /// wherever the two differ, so it tells a caller nothing about the field it is compared with.
+    func credential(of fields: GatewayFields) -> String {
+        guard let authorization = fields.authorization else { return fields.credential }
+        if Self.sameBytes(authorization, lastAuthorization) { return lastCredential }
+        let credential = fields.credential
+        lastAuthorization = authorization
+        lastCredential = credential
+        return credential
+    }
+
+    /// Equal UTF-8 bytes, compared in time that depends on the lengths only.
+    static func sameBytes(_ first: String, _ second: String) -> Bool {
+        let first = first.utf8
+        let second = second.utf8
+        guard first.count == second.count else { return false }
+        let equal = first.withContiguousStorageIfAvailable { a in
+            second.withContiguousStorageIfAvailable { b in
+                var difference: UInt8 = 0
+                for index in 0..<a.count { difference |= a[index] ^ b[index] }
+                return difference == 0
+            }
+        }
+        if let equal, let equal { return equal }
+        return first.elementsEqual(second)
+    }
+
     // MARK: - KServe v2
 
     func kserve(
@@ -168,7 +200,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             pinned = number
             rest.removeFirst(2)
         }
-        let credential = fields.credential
+        let credential = credential(of: fields)
         switch (request.method, rest.first, rest.count) {
         case ("POST", "infer", 1):
             inferKServe(request, fields: fields, model: name, pinned: pinned, exchange: exchange, requestID: requestID)
@@ -247,7 +279,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let refuse = { (kind: ErrorKind, message: String) in
             exchange.respond(HTTPAnswers.kserveError(kind, message: message, requestID: requestID))
         }
-        let credential = fields.credential
+        let credential = credential(of: fields)
         if let refusal = refuseCredential(credential) { return refuse(refusal, HTTPAnswers.message(for: refusal)) }
         let decoded: InferenceRequestBody
         if let fast = InferenceJSON.decodeRequestFast(request.body) {
@@ -292,7 +324,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
         let refuse = { (field: String?, message: String) in
             exchange.respond(HTTPAnswers.seedError(.badRequest, message: message, field: field, requestID: requestID))
         }
-        let credential = fields.credential
+        let credential = credential(of: fields)
         if let refusal = refuseCredential(credential) {
             return exchange.respond(
                 HTTPAnswers.seedError(refusal, message: HTTPAnswers.message(for: refusal), requestID: requestID))

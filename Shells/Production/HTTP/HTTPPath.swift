@@ -1,6 +1,8 @@
 // Request targets taken apart byte-wise: Character iteration (grapheme breaking) costs more than the rest of a
 // small request's routing, and targets are ASCII after the parser's checks anyway.
 
+import Glibc
+
 enum HTTPPath {
     /// The target's path (before any `?`) and its segments, split at `/` with empty segments dropped.
     static func split(_ target: String) -> (path: Substring, segments: [Substring]) {
@@ -25,21 +27,28 @@ enum HTTPPath {
     /// `/v2/models/{name}/infer` (no query, no empty segment, no version), which `split` would give as `v2`,
     /// `models`, the name and `infer`; nil for every other target.
     static func kserveInferModelRange(_ target: String) -> Range<Int>? {
+        // A parsed target is native, contiguous UTF-8: read in place. Anything else is first made so.
+        if let range = target.utf8.withContiguousStorageIfAvailable({ kserveInferModelRange(bytes: $0) }) {
+            return range
+        }
+        var target = target
+        return target.withUTF8 { kserveInferModelRange(bytes: $0) }
+    }
+
+    private static func kserveInferModelRange(bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         let prefix: StaticString = "/v2/models/"
         let suffix: StaticString = "/infer"
-        var target = target
-        return target.withUTF8 { bytes in
-            let head = prefix.utf8CodeUnitCount
-            let tail = suffix.utf8CodeUnitCount
-            guard bytes.count > head + tail else { return nil }
-            for index in 0..<head where bytes[index] != prefix.utf8Start[index] { return nil }
-            let end = bytes.count - tail
-            for index in 0..<tail where bytes[end + index] != suffix.utf8Start[index] { return nil }
-            for index in head..<end where bytes[index] == UInt8(ascii: "/") || bytes[index] == UInt8(ascii: "?") {
-                return nil
-            }
-            return head..<end
+        let head = prefix.utf8CodeUnitCount
+        let tail = suffix.utf8CodeUnitCount
+        guard bytes.count > head + tail, let base = bytes.baseAddress else { return nil }
+        let end = bytes.count - tail
+        guard memcmp(base, prefix.utf8Start, head) == 0, memcmp(base + end, suffix.utf8Start, tail) == 0 else {
+            return nil
         }
+        for index in head..<end where base[index] == UInt8(ascii: "/") || base[index] == UInt8(ascii: "?") {
+            return nil
+        }
+        return head..<end
     }
 
     /// The model's name of such a target, as text.

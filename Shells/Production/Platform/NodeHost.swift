@@ -158,14 +158,15 @@ public final class NodeHost: BackendTransportDelegate {
 
     /// Runs `work` and every input it leads to (queued behind it) at one reading of the clock: a cascade through
     /// gateway, router and orchestrator takes microseconds, and one `now` for all of it saves a clock read per input.
-    func deliver(_ work: Work) {
-        if inputs.isDraining { return inputs.enqueue(work) }
+    func deliver(_ work: consuming Work) {
+        if inputs.isDraining { return inputs.enqueue(consume work) }
         let now = Reactor.now()
-        inputs.feed(work) { run($0, now: now) }
+        inputs.feed(consume work) { run($0, now: now) }
     }
 
-    func run(_ work: Work, now: Instant) {
-        switch work {
+    func run(_ work: consuming Work, now: Instant) {
+        // Consumed: each input's payload is moved out of the work item rather than copied and the copy destroyed.
+        switch consume work {
         case .gateway(let input):
             gateway.handle(input, now: now, into: &gatewayActions)
             recorder?.record(input, now: now, acted: gatewayActions)

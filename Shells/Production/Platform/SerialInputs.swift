@@ -14,16 +14,16 @@ final class SerialInputs<Input> {
     /// Queues `input` behind the drain under way (call only while `isDraining`).
     func enqueue(_ input: consuming Input) {
         precondition(draining, "SerialInputs.enqueue outside a drain: the input would never be handled")
-        pending.append(input)
+        pending.append(consume input)
     }
 
     /// Queues `input`; unless a drain is already under way further up the stack, hands it and everything queued
     /// meanwhile to `handle`, in order. The first input is handed over directly (most inputs arrive with nothing
-    /// queued): only inputs arising while one is handled are stored.
-    func feed(_ input: Input, handle: (Input) -> Void) {
-        guard !draining else { return pending.append(input) }
+    /// queued): only inputs arising while one is handled are stored. Inputs are moved, never copied, on the way.
+    func feed(_ input: consuming Input, handle: (consuming Input) -> Void) {
+        guard !draining else { return pending.append(consume input) }
         draining = true
-        handle(input)
+        handle(consume input)
         if !pending.isEmpty {
             var position = 0
             while position < pending.count {

@@ -94,7 +94,9 @@ public struct Orchestrator: Sendable {
     /// False when `.timerFired(timer)` at `now` would find nothing to do (the execution it belongs to finished, moved
     /// on to a later attempt, or is no longer in the phase the timer guards): no action, no state changed, so a
     /// shell may drop the firing.
-    public func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
+    /// `mutating` only so that the machine is passed by address: it changes nothing, and a non-mutating call
+    /// copies the whole machine onto the stack first, once per timer.
+    public mutating func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
         let attemptNumber = Int((timer.value >> 1) & 0xFF)
         guard let execution = executions[timer.value >> 9], execution.attempts == attemptNumber else { return false }
         switch TimerKind(rawValue: timer.value & 1)! {

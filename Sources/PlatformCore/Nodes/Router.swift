@@ -161,7 +161,9 @@ public struct Router: Sendable {
     /// False when `.timerFired(timer)` at `now` would find nothing to do: the request it guards was answered, and
     /// no health readmission is due and no rollout waits to start (which any input does first). No action and no
     /// state changed, so a shell may drop the firing. Canary timers are always live.
-    public func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
+    /// `mutating` only so that the machine is passed by address: it changes nothing, and a non-mutating call
+    /// copies the whole machine onto the stack first, once per timer.
+    public mutating func timerIsLive(_ timer: TimerID, now: Instant) -> Bool {
         if timer.value & Router.canaryTimerBit != 0 || (hasRollout && !canaryStarted) { return true }
         if now >= backendHealth.nextReadmissionAt || now >= orchestratorHealth.nextReadmissionAt { return true }
         return pending.contains(timer.value)

@@ -94,19 +94,23 @@ public struct HTTPRequestParser: Sendable {
         self.limits = limits
     }
 
+    /// Where the parser is. The getters are `mutating` only so that the parser is passed by address: they change
+    /// nothing, and a non-mutating call copies the whole parser onto the stack first (twice per request).
     public var phase: Phase {
-        switch state {
-        case .requestLine: position == buffer.count ? .idle : .headers
-        case .headers: .headers
-        case .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers: .body
-        case .closed: .closed
-        case .failed: .failed
+        mutating get {
+            switch state {
+            case .requestLine: position == buffer.count ? .idle : .headers
+            case .headers: .headers
+            case .body, .chunkSize, .chunkData, .chunkDataEnd, .trailers: .body
+            case .closed: .closed
+            case .failed: .failed
+            }
         }
     }
 
-    public var isIdle: Bool { phase == .idle }
-    public var inHeaders: Bool { phase == .headers }
-    public var inBody: Bool { phase == .body }
+    public var isIdle: Bool { mutating get { phase == .idle } }
+    public var inHeaders: Bool { mutating get { phase == .headers } }
+    public var inBody: Bool { mutating get { phase == .body } }
 
     /// Appends bytes read from the connection; ignored once the parser is closed or failed.
     public mutating func feed(_ bytes: some Collection<UInt8>) {
