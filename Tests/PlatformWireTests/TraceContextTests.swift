@@ -126,4 +126,28 @@ import Testing
         let long = "0123456789abcdef0123456789abcdef-tail"
         #expect(RequestIDHeader.sanitized(String(long.dropLast(5))) == "0123456789abcdef0123456789abcdef")
     }
+
+    /// A response or request carrying a context writes the same field a header list with its `traceparent`
+    /// string would, byte for byte, and counts it in its length.
+    @Test func aContextIsWrittenAsTheFieldItsStringWouldBe() throws {
+        let context = try #require(TraceContext(traceparent: TraceContextTests.valid))
+        let body = Array("{}".utf8)
+        let withContext = HTTPResponse(status: 200, headers: [("X-Request-ID", "r1")], body: body, trace: context)
+        let withString = HTTPResponse(
+            status: 200, headers: [("X-Request-ID", "r1"), ("traceparent", TraceContextTests.valid)], body: body)
+        #expect(withContext.serialized() == withString.serialized())
+        #expect(withContext.serializedCount == withString.serializedCount)
+
+        let writer = HTTPRequestWriter(host: "127.0.0.1:8000")
+        let line = HTTPRequestWriter.RequestLine(method: "POST", target: "/v2/models/m/infer")
+        let length = writer.length(line: line, bodyCount: body.count, field: nil, trace: context)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 1)
+        defer { buffer.deallocate() }
+        let written = writer.write(line: line, body: body, field: nil, trace: context, into: buffer)
+        let expected = writer.serialized(
+            method: "POST", target: "/v2/models/m/infer", body: body,
+            extra: [("traceparent", TraceContextTests.valid)])
+        #expect(written == length)
+        #expect(Array(buffer[0..<written]) == expected)
+    }
 }

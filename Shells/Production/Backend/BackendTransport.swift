@@ -3,6 +3,7 @@
 // both sit behind it, so every timeout, retry and breaker decision stays in the core.
 
 import PlatformCore
+import PlatformWire
 
 /// How an attempt ended, as the shell saw it.
 public enum BackendResult: Sendable {
@@ -19,15 +20,15 @@ public struct BackendAttempt: Sendable {
     public var model: String
     public var version: Int
     public var body: [UInt8]
-    /// The W3C traceparent to send downstream, if the request carries one.
-    public var traceparent: String?
-    public init(call: CallID, backend: BackendID, model: String, version: Int, body: [UInt8], traceparent: String?) {
+    /// The W3C trace context to send downstream (as `traceparent`), if the request carries one.
+    public var trace: TraceContext?
+    public init(call: CallID, backend: BackendID, model: String, version: Int, body: [UInt8], trace: TraceContext?) {
         self.call = call
         self.backend = backend
         self.model = model
         self.version = version
         self.body = body
-        self.traceparent = traceparent
+        self.trace = trace
     }
 }
 

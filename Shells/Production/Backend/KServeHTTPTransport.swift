@@ -126,16 +126,15 @@ public final class KServeHTTPTransport: BackendTransport, ReactorTimerTarget {
         connection.busyIndex = busy.count
         busy.append(connection)
         let line = inferLine(model: attempt.model, version: attempt.version)
-        let field = attempt.traceparent.map { (name: "traceparent", value: $0) }
         let writer = pools[connection.backend].writer
-        let length = writer.length(line: line, bodyCount: attempt.body.count, field: field)
+        let length = writer.length(line: line, bodyCount: attempt.body.count, field: nil, trace: attempt.trace)
         guard length <= writeBuffer.count else {
             // A body larger than the buffer: its own bytes, once.
-            let extra = field.map { [$0] } ?? []
+            let extra = attempt.trace.map { [(name: "traceparent", value: $0.traceparent)] } ?? []
             let bytes = writer.serialized(method: "POST", target: line.target, body: attempt.body, extra: extra)
             return bytes.withUnsafeBytes { connection.begin(attempt.call, request: $0, now: Reactor.now()) }
         }
-        let count = writer.write(line: line, body: attempt.body, field: field, into: writeBuffer)
+        let count = writer.write(line: line, body: attempt.body, field: nil, trace: attempt.trace, into: writeBuffer)
         connection.begin(
             attempt.call, request: UnsafeRawBufferPointer(rebasing: writeBuffer[0..<count]), now: Reactor.now())
     }

@@ -234,7 +234,7 @@ public final class BatchHost: BackendTransportDelegate, ReactorTimerTarget {
         transport.send(
             BackendAttempt(
                 call: call.call, backend: call.backend, model: model, version: call.version,
-                body: Array(chunk.body.serialized().utf8), traceparent: nil))
+                body: Array(chunk.body.serialized().utf8), trace: nil))
     }
 
     public func attemptFinished(_ call: CallID, _ result: BackendResult) {

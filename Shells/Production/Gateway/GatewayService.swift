@@ -401,7 +401,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             stickyKey: sticky, inputElements: elements, timeout: timeout)
         let context = PendingInference(
             exchange: exchange, api: api, model: name, backendBody: backendBody, clientID: clientID,
-            correlationID: requestID, traceparent: span(parent: fields.traceparent).traceparent,
+            correlationID: requestID, trace: span(parent: fields.traceparent),
             startedAt: exchange.receivedAt)
         context.credential = inference.credential
         host.submit(inference, context)
@@ -440,7 +440,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
             let body = pending.result ?? []
             switch pending.api {
             case .kserve:
-                answer = HTTPAnswers.json(200, bytes: body, requestID: requestID, traceparent: pending.traceparent)
+                answer = HTTPAnswers.json(200, bytes: body, requestID: requestID, trace: pending.trace)
             case .seed:
                 let parsed = (try? JSONValue.parse(body)) ?? .object([])
                 let seed = SeedInferenceJSON.encodeResponse(
@@ -466,8 +466,8 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     }
 
     func traceHeader(_ pending: PendingInference) -> [(name: String, value: String)] {
-        guard let traceparent = pending.traceparent else { return [] }
-        return [("traceparent", traceparent)]
+        guard let trace = pending.trace else { return [] }
+        return [("traceparent", trace.traceparent)]
     }
 
     public func observed(_ observation: Observation, now: Instant) { telemetry?.observed(observation) }

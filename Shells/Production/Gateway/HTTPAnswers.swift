@@ -25,13 +25,12 @@ enum HTTPAnswers {
 
     /// A JSON answer with the request id and, when the request is traced, its `traceparent`: the shape of every
     /// successful inference, built without intermediate header lists.
-    static func json(_ status: Int, bytes: [UInt8], requestID: String, traceparent: String?) -> HTTPResponse {
+    static func json(_ status: Int, bytes: [UInt8], requestID: String, trace: TraceContext?) -> HTTPResponse {
         var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(3)
+        headers.reserveCapacity(2)
         headers.append(jsonType)
         headers.append(("X-Request-ID", requestID))
-        if let traceparent { headers.append(("traceparent", traceparent)) }
-        return HTTPResponse(status: status, headers: headers, body: bytes)
+        return HTTPResponse(status: status, headers: headers, body: bytes, trace: trace)
     }
 
     /// The seed API's error body: `{"error": {"code", "message", "field"?}}`.

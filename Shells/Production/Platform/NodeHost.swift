@@ -4,6 +4,7 @@
 // every result back as an input with the reactor's clock as `now`, the way the simulator does with virtual time.
 
 import PlatformCore
+import PlatformWire
 
 /// What the host needs to answer a client once the gateway has decided, kept by request id. A class: it is
 /// looked up and updated several times per request, and a struct of this size would be copied each time.
@@ -18,7 +19,8 @@ public final class PendingInference {
     /// The client's own id for the request (KServe `id`), echoed back.
     public var clientID: String?
     public var correlationID: String
-    public var traceparent: String?
+    /// The request's span, sent downstream and echoed to the client as `traceparent`.
+    public var trace: TraceContext?
     public var startedAt: Instant
     /// The backend's answer, once one succeeded.
     public var result: [UInt8]? = nil
@@ -26,7 +28,7 @@ public final class PendingInference {
     public var credential = ""
     public init(
         exchange: HTTPExchange, api: API, model: String, backendBody: [UInt8], clientID: String?,
-        correlationID: String, traceparent: String?, startedAt: Instant
+        correlationID: String, trace: TraceContext?, startedAt: Instant
     ) {
         self.exchange = exchange
         self.api = api
@@ -34,7 +36,7 @@ public final class PendingInference {
         self.backendBody = backendBody
         self.clientID = clientID
         self.correlationID = correlationID
-        self.traceparent = traceparent
+        self.trace = trace
         self.startedAt = startedAt
     }
 }
@@ -123,11 +125,10 @@ public final class NodeHost: BackendTransportDelegate {
     public var inFlight: Int { pending.count }
 
     /// Hands a parsed client request to the gateway; the answer comes back through the delegate.
-    public func submit(_ request: InferenceRequest, _ context: PendingInference) {
-        var request = request
+    public func submit(_ request: consuming InferenceRequest, _ context: PendingInference) {
         request.id = gateway.nextRequestID()
         pending[request.id.value] = context
-        deliver(.gateway(.request(request)))
+        deliver(.gateway(.request(consume request)))
     }
 
     /// Stored API keys changed (created, revoked, rotated): the gateway machine's replica takes them.
@@ -161,15 +162,20 @@ public final class NodeHost: BackendTransportDelegate {
     func deliver(_ work: consuming Work) {
         if inputs.isDraining { return inputs.enqueue(consume work) }
         let now = Reactor.now()
-        inputs.feed(consume work) { run($0, now: now) }
+        inputs.feed(consume work) { (next: consuming Work) in run(consume next, now: now) }
     }
 
     func run(_ work: consuming Work, now: Instant) {
         // Consumed: each input's payload is moved out of the work item rather than copied and the copy destroyed.
         switch consume work {
         case .gateway(let input):
-            gateway.handle(input, now: now, into: &gatewayActions)
-            recorder?.record(input, now: now, acted: gatewayActions)
+            if let recorder {
+                gateway.handle(input, now: now, into: &gatewayActions)
+                recorder.record(input, now: now, acted: gatewayActions)
+            } else {
+                // Nothing else needs the input: it is handed over, and the request in it moved, not copied.
+                gateway.handle(consume input, now: now, into: &gatewayActions)
+            }
             performGateway(now: now)
         case .router(let input):
             router.handle(input, now: now, into: &routerActions)
@@ -238,7 +244,7 @@ public final class NodeHost: BackendTransportDelegate {
                 transport.send(
                     BackendAttempt(
                         call: call.call, backend: call.backend, model: context.model, version: call.version,
-                        body: context.backendBody, traceparent: context.traceparent))
+                        body: context.backendBody, trace: context.trace))
             case .reply(let reply): deliver(.router(.orchestratorReplied(reply)))
             case .setTimer(let timer, let at):
                 reactor.schedule(at: at, target: orchestratorTimers, id: timer.value)

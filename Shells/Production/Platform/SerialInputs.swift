@@ -29,7 +29,7 @@ final class SerialInputs<Input> {
             while position < pending.count {
                 let next = pending[position].take()!
                 position += 1
-                handle(next)
+                handle(consume next)
             }
             pending.removeAll(keepingCapacity: true)
         }

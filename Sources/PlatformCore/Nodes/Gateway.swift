@@ -166,9 +166,10 @@ public struct Gateway: Sendable {
         return pending.contains(timer.value)
     }
 
-    /// Feeds one input; actions are appended in the order the shell must perform them.
-    public mutating func handle(_ input: Input, now: Instant, into actions: inout [Action]) {
-        switch input {
+    /// Feeds one input; actions are appended in the order the shell must perform them. The input is consumed: a
+    /// caller done with it hands it over, and its payload (a whole request) is moved rather than copied.
+    public mutating func handle(_ input: consuming Input, now: Instant, into actions: inout [Action]) {
+        switch consume input {
         case .request(let request): accept(request, now: now, into: &actions)
         case .routerReplied(let reply):
             guard pending.removeValue(forKey: reply.id.value) != nil else { return }

@@ -195,6 +195,19 @@ func httpFieldValueString(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
 struct HTTPByteCursor {
     var next: UnsafeMutablePointer<UInt8>
 
+    /// The bytes `write(traceparentField:)` writes: `traceparent: `, the value and CRLF.
+    static let traceparentFieldLength = 13 + TraceContext.traceparentLength + 2
+
+    /// A `traceparent` field carrying `context`, its value written from the context's fields (hex digits and
+    /// dashes only, so there is nothing to check).
+    @inline(__always)
+    mutating func write(traceparentField context: TraceContext) {
+        write(literal: "traceparent: ")
+        context.writeTraceparent(to: next)
+        next += TraceContext.traceparentLength
+        writeCRLF()
+    }
+
     @inline(__always)
     mutating func write(_ text: String) {
         let copied: Void? = text.utf8.withContiguousStorageIfAvailable { source in

@@ -102,31 +102,35 @@ public struct HTTPRequestWriter: Sendable {
         func hasLength(bodyCount: Int) -> Bool { bodyCount > 0 || lengthAlways }
     }
 
-    /// The exact length of the request `write(line:body:keepAlive:field:into:)` writes.
+    /// The exact length of the request `write(line:body:keepAlive:field:trace:into:)` writes.
     public func length(
-        line: RequestLine, bodyCount: Int, keepAlive: Bool = true, field: (name: String, value: String)?
+        line: RequestLine, bodyCount: Int, keepAlive: Bool = true, field: (name: String, value: String)?,
+        trace: TraceContext? = nil
     ) -> Int {
         var count = line.bytes.count + fieldBytes.count
         if let field { count += field.name.utf8.count + 2 + field.value.utf8.count + 2 }
+        if trace != nil { count += HTTPByteCursor.traceparentFieldLength }
         if line.hasLength(bodyCount: bodyCount) { count += 16 + httpDecimalDigits(bodyCount) + 2 }
         if !keepAlive { count += 19 }
         return count + 2 + bodyCount
     }
 
-    /// Writes one HTTP/1.1 request on a checked `line`, with at most one per-request field (e.g. a `traceparent`)
-    /// after the fixed ones, into `buffer`, which must hold `length(line:…)` bytes: no allocation, so a connection
-    /// can send it straight from the buffer. Returns how many bytes were written.
+    /// Writes one HTTP/1.1 request on a checked `line`, with at most one per-request field after the fixed ones
+    /// and then, with `trace`, a `traceparent` field written from the context, into `buffer`, which must hold
+    /// `length(line:…)` bytes: no allocation, so a connection can send it straight from the buffer. Returns how
+    /// many bytes were written.
     public func write(
         line: RequestLine, body: [UInt8], keepAlive: Bool = true, field: (name: String, value: String)?,
-        into buffer: UnsafeMutableRawBufferPointer
+        trace: TraceContext? = nil, into buffer: UnsafeMutableRawBufferPointer
     ) -> Int {
-        let count = length(line: line, bodyCount: body.count, keepAlive: keepAlive, field: field)
+        let count = length(line: line, bodyCount: body.count, keepAlive: keepAlive, field: field, trace: trace)
         precondition(buffer.count >= count, "a request of \(count) bytes does not fit a buffer of \(buffer.count)")
         let start = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var cursor = HTTPByteCursor(next: start)
         cursor.write(line.bytes)
         cursor.write(fieldBytes)
         if let field { Self.write(field: field.name, field.value, to: &cursor) }
+        if let trace { cursor.write(traceparentField: trace) }
         Self.writeFraming(
             hasLength: line.hasLength(bodyCount: body.count), body: body, keepAlive: keepAlive, to: &cursor)
         precondition(cursor.next - start == count, "request length \(cursor.next - start), expected \(count)")

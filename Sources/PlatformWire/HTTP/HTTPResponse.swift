@@ -11,10 +11,13 @@ public struct HTTPResponse: Sendable, Equatable {
     public var body: [UInt8]
     /// Whether to tell the client, and the shell, that the connection closes after this response.
     public var closeConnection: Bool
+    /// A `traceparent` field sent after `headers`, written from the context itself (no String is made for it);
+    /// `headers` must not carry one as well.
+    public var trace: TraceContext?
 
     public init(
         status: Int, reason: String? = nil, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
-        closeConnection: Bool = false
+        closeConnection: Bool = false, trace: TraceContext? = nil
     ) {
         precondition((100...999).contains(status), "HTTP status \(status) is not three digits")
         self.status = status
@@ -22,6 +25,7 @@ public struct HTTPResponse: Sendable, Equatable {
         self.headers = headers
         self.body = body
         self.closeConnection = closeConnection
+        self.trace = trace
     }
 
     /// The answer to a refused request: its status, the message as plain text, and the connection closed.
@@ -45,6 +49,7 @@ public struct HTTPResponse: Sendable, Equatable {
     public var serializedCount: Int {
         var count = 9 + httpDecimalDigits(status) + 1 + reason.utf8.count + 2
         for (name, value) in headers { count += name.utf8.count + 2 + value.utf8.count + 2 }
+        if trace != nil { count += HTTPByteCursor.traceparentFieldLength }
         return count + 16 + httpDecimalDigits(body.count) + 2 + (closeConnection ? 19 : 0) + 2 + body.count
     }
 
@@ -76,6 +81,7 @@ public struct HTTPResponse: Sendable, Equatable {
             precondition(!cursor.writeFlaggingLineBreaks(value), "header value contains CR, LF or NUL")
             cursor.writeCRLF()
         }
+        if let trace { cursor.write(traceparentField: trace) }
         cursor.write(literal: "Content-Length: ")
         cursor.writeDecimal(body.count, digits: httpDecimalDigits(body.count))
         cursor.writeCRLF()
@@ -95,7 +101,8 @@ public struct HTTPResponse: Sendable, Equatable {
 
     public static func == (lhs: HTTPResponse, rhs: HTTPResponse) -> Bool {
         lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.body == rhs.body
-            && lhs.closeConnection == rhs.closeConnection && httpFieldsEqual(lhs.headers, rhs.headers)
+            && lhs.closeConnection == rhs.closeConnection && lhs.trace == rhs.trace
+            && httpFieldsEqual(lhs.headers, rhs.headers)
     }
 
     /// The reason phrase RFC 9110 gives a status, or "Unknown" for one it does not name.

@@ -44,21 +44,27 @@ public struct TraceContext: Sendable, Hashable {
     /// The header value to send, always version 00: we speak only that version, and the spec has a newer-version
     /// header continued downstream as 00 with the fields we understood.
     public var traceparent: String {
-        // Written in place into the string's own storage: it is made for every request, and String concatenation
-        // or an intermediate array costs several times more.
-        String(unsafeUninitializedCapacity: 55) { buffer in
-            let base = buffer.baseAddress!
-            base[0] = UInt8(ascii: "0")
-            base[1] = UInt8(ascii: "0")
-            base[2] = UInt8(ascii: "-")
-            writeHex(traceIDHigh, digits: 16, to: base + 3)
-            writeHex(traceIDLow, digits: 16, to: base + 19)
-            base[35] = UInt8(ascii: "-")
-            writeHex(parentID, digits: 16, to: base + 36)
-            base[52] = UInt8(ascii: "-")
-            writeHex(UInt64(flags), digits: 2, to: base + 53)
-            return 55
+        String(unsafeUninitializedCapacity: TraceContext.traceparentLength) { buffer in
+            writeTraceparent(to: buffer.baseAddress!)
+            return TraceContext.traceparentLength
         }
+    }
+
+    /// The length of a version 00 `traceparent` value.
+    public static let traceparentLength = 55
+
+    /// Writes the `traceparent` value (`traceparentLength` bytes) at `base`: a request or response carrying the
+    /// context writes it straight into the bytes it sends, with no String made for it.
+    public func writeTraceparent(to base: UnsafeMutablePointer<UInt8>) {
+        base[0] = UInt8(ascii: "0")
+        base[1] = UInt8(ascii: "0")
+        base[2] = UInt8(ascii: "-")
+        writeHex(traceIDHigh, digits: 16, to: base + 3)
+        writeHex(traceIDLow, digits: 16, to: base + 19)
+        base[35] = UInt8(ascii: "-")
+        writeHex(parentID, digits: 16, to: base + 36)
+        base[52] = UInt8(ascii: "-")
+        writeHex(UInt64(flags), digits: 2, to: base + 53)
     }
 
     /// Parses a `traceparent` value; nil when it is invalid, in which case the caller starts a new trace.
