@@ -150,4 +150,22 @@ import Testing
         #expect(written == length)
         #expect(Array(buffer[0..<written]) == expected)
     }
+
+    /// The eight-at-a-time hex writer gives what the standard library's radix conversion gives, zero-padded.
+    @Test func sixteenHexDigitsMatchTheRadixConversion() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var values: [UInt64] = [0, 1, 9, 10, 15, 16, 0xFF, 0xA0A0_A0A0_0909_0909, .max, 1 << 63]
+        for _ in 0..<1_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            values.append(state)
+        }
+        for value in values {
+            let written = String(unsafeUninitializedCapacity: 16) { buffer in
+                writeHex16(value, to: buffer.baseAddress!)
+                return 16
+            }
+            let text = String(value, radix: 16)
+            #expect(written == String(repeating: "0", count: 16 - text.count) + text)
+        }
+    }
 }

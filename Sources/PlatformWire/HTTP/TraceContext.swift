@@ -27,8 +27,8 @@ public struct TraceContext: Sendable, Hashable {
     /// The 32 lowercase hex digits of the trace id, as logs carry it.
     public var traceIDHex: String {
         String(unsafeUninitializedCapacity: 32) { buffer in
-            writeHex(traceIDHigh, digits: 16, to: buffer.baseAddress!)
-            writeHex(traceIDLow, digits: 16, to: buffer.baseAddress! + 16)
+            writeHex16(traceIDHigh, to: buffer.baseAddress!)
+            writeHex16(traceIDLow, to: buffer.baseAddress! + 16)
             return 32
         }
     }
@@ -36,7 +36,7 @@ public struct TraceContext: Sendable, Hashable {
     /// The 16 lowercase hex digits of the parent id.
     public var parentIDHex: String {
         String(unsafeUninitializedCapacity: 16) { buffer in
-            writeHex(parentID, digits: 16, to: buffer.baseAddress!)
+            writeHex16(parentID, to: buffer.baseAddress!)
             return 16
         }
     }
@@ -59,10 +59,10 @@ public struct TraceContext: Sendable, Hashable {
         base[0] = UInt8(ascii: "0")
         base[1] = UInt8(ascii: "0")
         base[2] = UInt8(ascii: "-")
-        writeHex(traceIDHigh, digits: 16, to: base + 3)
-        writeHex(traceIDLow, digits: 16, to: base + 19)
+        writeHex16(traceIDHigh, to: base + 3)
+        writeHex16(traceIDLow, to: base + 19)
         base[35] = UInt8(ascii: "-")
-        writeHex(parentID, digits: 16, to: base + 36)
+        writeHex16(parentID, to: base + 36)
         base[52] = UInt8(ascii: "-")
         writeHex(UInt64(flags), digits: 2, to: base + 53)
     }
@@ -156,6 +156,30 @@ private func writeHex(_ value: UInt64, digits: Int, to start: UnsafeMutablePoint
 }
 
 private let hexDigits: StaticString = "0123456789abcdef"
+
+/// Writes `value` as 16 lowercase hex digits, most significant first, at `start`: eight digits at a time, each
+/// nibble spread into a byte of its own and turned into its digit with the same arithmetic on all eight bytes.
+@inline(__always)
+func writeHex16(_ value: UInt64, to start: UnsafeMutablePointer<UInt8>) {
+    let raw = UnsafeMutableRawPointer(start)
+    raw.storeBytes(of: hexDigitsWord(UInt32(truncatingIfNeeded: value >> 32)), as: UInt64.self)
+    raw.storeBytes(of: hexDigitsWord(UInt32(truncatingIfNeeded: value)), toByteOffset: 8, as: UInt64.self)
+}
+
+/// The eight hex digits of `value` as the bytes of a word laid out so that storing it writes them in reading
+/// order, whatever the machine's byte order.
+@inline(__always)
+func hexDigitsWord(_ value: UInt32) -> UInt64 {
+    var nibbles = UInt64(value)
+    nibbles = (nibbles | nibbles << 16) & 0x0000_FFFF_0000_FFFF
+    nibbles = (nibbles | nibbles << 8) & 0x00FF_00FF_00FF_00FF
+    nibbles = (nibbles | nibbles << 4) & 0x0F0F_0F0F_0F0F_0F0F
+    // Each byte now holds one nibble, the least significant in the lowest byte. A nibble of 10 or more gets the
+    // distance from '0' + 10 to 'a' (39) on top of '0'.
+    let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+    let digits = nibbles &+ 0x3030_3030_3030_3030 &+ letters &* 39
+    return UInt64(bigEndian: digits)
+}
 
 /// The `X-Request-ID` a client sent, when it is safe to echo in a response header and to write into logs.
 public enum RequestIDHeader {
