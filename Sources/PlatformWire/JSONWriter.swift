@@ -68,7 +68,9 @@ extension JSONValue {
     static func writeNumber(_ value: Double, into output: inout [UInt8]) {
         guard value.isFinite else { return output.append(UInt8(ascii: "0")) }
         guard value == value.rounded(), abs(value) < 9e15 else {
-            return output.append(contentsOf: "\(value)".utf8)
+            // The shortest text that reads back as the value, as interpolation gives it, without interpolation's
+            // stream machinery around it.
+            return output.append(contentsOf: value.description.utf8)
         }
         var integer = Int64(value)
         if integer < 0 {
@@ -123,6 +125,15 @@ extension JSONValue {
     /// controls and \u00XX for the rest. Other bytes, including UTF-8 sequences, are copied as they are.
     static func writeString(_ text: String, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        // Most strings (names, datatypes, labels, ids) need no escape: their bytes are copied in one go.
+        let copied: Bool? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                return false
+            }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true { return output.append(UInt8(ascii: "\"")) }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])

@@ -19,6 +19,14 @@ public final class ReferenceBackendService: HTTPService {
     }
 
     public func serve(_ request: HTTPRequest, exchange: HTTPExchange) {
+        // The hot route, `POST /v2/models/{name}/infer` for the served model, without splitting the target.
+        if request.method == "POST", let range = HTTPPath.kserveInferModelRange(request.target) {
+            var target = request.target
+            let named = target.withUTF8 { bytes in
+                modelName.utf8.elementsEqual(UnsafeBufferPointer(rebasing: bytes[range]))
+            }
+            if named { return infer(request, exchange: exchange) }
+        }
         let (path, segments) = HTTPPath.split(request.target)
         guard segments.first == "v2" else { return exchange.respond(Self.error(404, "no endpoint \(path)")) }
         let rest = Array(segments.dropFirst())
