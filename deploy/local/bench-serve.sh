@@ -19,9 +19,11 @@
 #      /v2/models/sample-classifier/infer. Prints requests/s, p50 and p99 per run, the median per target, and the
 #      gateway/nginx and recording/gateway ratios as the median of the per-round ratios.
 #   2. Open loop at half the gateway's median peak rate, `aiplatform load` (latency from the time each request
-#      was due, so queueing is not hidden): OPEN_ROUNDS interleaved rounds (default 3) of OPEN_DURATION seconds
-#      (default 8) per target; medians of p50/p90/p99 for upstream, nginx and gateway; the gateway's added
-#      latency is its figure minus the upstream's, also given round by round.
+#      was due, so queueing is not hidden): OPEN_ROUNDS interleaved rounds (default 9) of OPEN_DURATION seconds
+#      (default 4) per target: many short rounds, because this shared host's bursts of stolen time move a whole
+#      round's p99 by milliseconds and a median over many rounds is what stays put. Medians of p50/p90/p99 for
+#      upstream, nginx and gateway; a proxy's added latency is its figure minus the upstream's, given round by
+#      round for the gateway and for nginx, with the median of those differences.
 #   3. CPU per request at a fixed CPU_RATE (default 10,000/s, open loop): CPU_ROUNDS interleaved rounds (default 3)
 #      of CPU_DURATION seconds (default 5) through nginx, the gateway and the recording gateway; the CPU time of the
 #      proxy's threads (the scheduler's account in /proc/PID/task/TID/schedstat) over the answers. The same work
@@ -272,8 +274,8 @@ done
 
 half="$(awk -v r="${rps_median[gateway]}" 'BEGIN { h = int(r / 2); print (h < 1 ? 1 : h) }')"
 load_connections=$((connections < 10000 ? connections : 10000))
-open_rounds="${OPEN_ROUNDS:-3}"
-open_duration="${OPEN_DURATION:-8}"
+open_rounds="${OPEN_ROUNDS:-9}"
+open_duration="${OPEN_DURATION:-4}"
 echo "== open loop at half the gateway's peak, $open_rounds interleaved rounds:" \
     "aiplatform load --rate $half --duration $open_duration --connections $load_connections"
 declare -A open_p50_runs=() open_p90_runs=() open_p99_runs=() open_max_runs=() open_rate_runs=()
@@ -311,11 +313,17 @@ for target in "${open_targets[@]}"; do
     # shellcheck disable=SC2086
     open_max[$target]="$(median ${open_max_runs[$target]})"
 done
-# The gateway's added p99 round by round (its run minus the upstream's in the same round), and their median.
-added_p99_rounds="$(for i in $(seq 1 "$open_rounds"); do
-    awk -v g="$(echo "${open_p99_runs[gateway]}" | awk -v i="$i" '{ print $i }')" \
-        -v u="$(echo "${open_p99_runs[upstream]}" | awk -v i="$i" '{ print $i }')" 'BEGIN { printf "%.3f ", g - u }'
-done | sed 's/ $//')"
+# A proxy's added p99 round by round (its run minus the upstream's in the same round): the gateway's, and nginx's
+# beside it, since the host's own noise moves both.
+added_p99_rounds() {
+    local proxy="$1" i
+    for i in $(seq 1 "$open_rounds"); do
+        awk -v g="$(echo "${open_p99_runs[$proxy]}" | awk -v i="$i" '{ print $i }')" \
+            -v u="$(echo "${open_p99_runs[upstream]}" | awk -v i="$i" '{ print $i }')" 'BEGIN { printf "%.3f ", g - u }'
+    done | sed 's/ $//'
+}
+added_p99_rounds="$(added_p99_rounds gateway)"
+nginx_added_p99_rounds="$(added_p99_rounds nginx)"
 
 # CPU time on the clock, in nanoseconds, of every thread of the given processes (/proc/PID/task/TID/schedstat's
 # first field: the scheduler's own account, not tick sampling).
@@ -439,9 +447,11 @@ for target in "${open_targets[@]}"; do
 done
 added_p50="$(awk -v g="${open_p50[gateway]}" -v u="${open_p50[upstream]}" 'BEGIN { printf "%.3f", g - u }')"
 added_p99="$(awk -v g="${open_p99[gateway]}" -v u="${open_p99[upstream]}" 'BEGIN { printf "%.3f", g - u }')"
+median_of_list() { echo "$1" | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "gateway added latency at ${half}/s (open loop, medians, vs upstream direct): p50 +${added_p50} ms," \
-    "p99 +${added_p99} ms; p99 added per round: $added_p99_rounds ms (median" \
-    "$(echo "$added_p99_rounds" | tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }') ms)"
+    "p99 +${added_p99} ms; p99 added per round: $added_p99_rounds ms (median $(median_of_list "$added_p99_rounds") ms)"
+echo "nginx added p99 per round, for comparison: $nginx_added_p99_rounds ms" \
+    "(median $(median_of_list "$nginx_added_p99_rounds") ms)"
 echo "gateway RSS: ${rss_before} MB idle, ${rss_held} MB with $hold connections held"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "?" }'; }
 # Each round's ratio compares two targets measured a few seconds apart; their median is the figure least moved by
