@@ -4,6 +4,7 @@
 // decides nothing the core decides: who may call, how fast, where a request goes and when it gives up.
 
 import PlatformCore
+import PlatformCrypto
 import PlatformWire
 
 /// Telemetry and logging the service reports to (one per reactor).
@@ -135,27 +136,11 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
     /// wherever the two differ, so it tells a caller nothing about the field it is compared with.
     func credential(of fields: GatewayFields) -> String {
         guard let authorization = fields.authorization else { return fields.credential }
-        if Self.sameBytes(authorization, lastAuthorization) { return lastCredential }
+        if ConstantTime.equal(authorization, lastAuthorization) { return lastCredential }
         let credential = fields.credential
         lastAuthorization = authorization
         lastCredential = credential
         return credential
-    }
-
-    /// Equal UTF-8 bytes, compared in time that depends on the lengths only.
-    static func sameBytes(_ first: String, _ second: String) -> Bool {
-        let first = first.utf8
-        let second = second.utf8
-        guard first.count == second.count else { return false }
-        let equal = first.withContiguousStorageIfAvailable { a in
-            second.withContiguousStorageIfAvailable { b in
-                var difference: UInt8 = 0
-                for index in 0..<a.count { difference |= a[index] ^ b[index] }
-                return difference == 0
-            }
-        }
-        if let equal, let equal { return equal }
-        return first.elementsEqual(second)
     }
 
     // MARK: - KServe v2
