@@ -97,7 +97,7 @@ extension JSONValue {
     public static func exact(_ value: Double) -> String {
         guard value.isFinite else { return "0" }
         if value == value.rounded(), abs(value) < 9e15 { return String(Int64(value)) }
-        return "\(value)"
+        return value.description
     }
 
     /// For people: integers print without a fraction; other numbers with up to 6 decimals, trailing zeros cut.

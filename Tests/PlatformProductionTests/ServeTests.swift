@@ -82,6 +82,23 @@ let demo = [("Authorization", "Bearer demo-token")]
         #expect(labels == .array([.string("setosa"), .string("virginica")]))
     }
 
+    /// A reactor remembers the last Authorization field and its credential: a different field right after must be
+    /// judged on its own, whichever order valid and invalid ones come in on one connection (one reactor).
+    @Test func eachRequestIsJudgedOnItsOwnAuthorization() throws {
+        let platform = try startEmbedded()
+        defer { platform.stop(drain: .zero) }
+        let client = try TestHTTPClient(port: platform.gatewayPort)
+        let wrong = [("Authorization", "Bearer demo-tokem")]
+        let cases: [([(String, String)], Int)] = [
+            (demo, 200), (wrong, 401), (demo, 200), ([], 401), (demo, 200), (demo, 200), (wrong, 401),
+        ]
+        for (position, (headers, status)) in cases.enumerated() {
+            client.request("POST", "/v1/infer", headers: headers, body: seedBody)
+            let response = try #require(try client.response())
+            #expect(response.status == status, "request \(position): \(response.text)")
+        }
+    }
+
     @Test func refusalsNameWhatWasWrong() throws {
         let platform = try startEmbedded()
         defer { platform.stop(drain: .zero) }
