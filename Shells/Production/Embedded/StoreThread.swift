@@ -22,9 +22,7 @@ public final class StoreThread: @unchecked Sendable {
     public init(name: String = "store", queueMax: Int = 100_000) {
         precondition(queueMax >= 1, "queueMax must be at least 1")
         self.queueMax = queueMax
-        let thread = Thread { [self] in run() }
-        thread.name = name
-        thread.start()
+        NamedThread.start(name) { [self] in run() }
     }
 
     /// Queues `work`; false when the thread is shutting down or the queue is full (the caller answers its

@@ -254,9 +254,7 @@ public final class BackgroundLogSink: LogSink {
         precondition(bufferBytesMax > 0, "bufferBytesMax \(bufferBytesMax) must be positive")
         self.fileDescriptor = fileDescriptor
         self.bufferBytesMax = bufferBytesMax
-        let thread = Thread { [self] in run() }
-        thread.name = "log-writer"
-        thread.start()
+        NamedThread.start("log-writer") { [self] in run() }
     }
 
     public func write(_ line: [UInt8]) {

@@ -169,13 +169,11 @@ public final class NodeHost: BackendTransportDelegate {
         // Consumed: each input's payload is moved out of the work item rather than copied and the copy destroyed.
         switch consume work {
         case .gateway(let input):
-            if let recorder {
-                gateway.handle(input, now: now, into: &gatewayActions)
-                recorder.record(input, now: now, acted: gatewayActions)
-            } else {
-                // Nothing else needs the input: it is handed over, and the request in it moved, not copied.
-                gateway.handle(consume input, now: now, into: &gatewayActions)
-            }
+            // The recorder writes the input before the gateway takes it, so it is handed over (the request in it
+            // moved, not copied) whether or not the run is recorded; the actions join the digest after.
+            recorder?.write(input, now: now)
+            gateway.handle(consume input, now: now, into: &gatewayActions)
+            recorder?.finish(gatewayActions)
             performGateway(now: now)
         case .router(let input):
             router.handle(input, now: now, into: &routerActions)

@@ -149,12 +149,10 @@ public final class Platform: @unchecked Sendable {
         try startRecording(keys: keys)
         for reactor in reactors {
             running.add(1, ordering: .relaxed)
-            let thread = Thread { [self] in
+            NamedThread.start("reactor-\(reactor.index)") { [self] in
                 reactor.run()
                 running.subtract(1, ordering: .releasing)
             }
-            thread.name = "reactor-\(reactor.index)"
-            thread.start()
         }
     }
 

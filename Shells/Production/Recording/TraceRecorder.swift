@@ -43,9 +43,15 @@ public final class TraceRecorder {
             backendCount: backendCount, keys: named)
     }
 
-    public func record(_ input: Gateway.Input, now: Instant, acted actions: [Gateway.Action]) {
+    /// Writes a gateway input before the gateway handles it, so the host can then hand the input over (moved, not
+    /// copied); `finish(_:)` with the actions it produced closes the input.
+    public func write(_ input: borrowing Gateway.Input, now: Instant) {
         // A request's credential is written as the pseudonym of the key it selects (or `refused`), never as itself.
         encoder.append(input, now: now, keys: keys)
+    }
+
+    /// Folds the actions of the gateway input `write(_:now:)` just wrote and closes it.
+    public func finish(_ actions: [Gateway.Action]) {
         digest.fold(actions)
         finishInput()
     }
@@ -129,9 +135,7 @@ final class TraceWriter: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "trace-writer"
-        thread.start()
+        NamedThread.start("trace-writer") { [self] in run() }
     }
 
     /// An empty buffer with capacity, recycled from the writer when one is free.

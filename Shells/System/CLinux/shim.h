@@ -17,6 +17,7 @@
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
+#include <pthread.h>
 
 static inline int clinux_epoll_add(int epfd, int op, int fd, unsigned int events) {
     struct epoll_event event;
@@ -32,6 +33,12 @@ extern int accept4(int fd, struct sockaddr *address, socklen_t *length, int flag
 
 /// Accepts a connection already non-blocking and close-on-exec.
 static inline int clinux_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
+
+/// pthread_setname_np is a GNU extension too (see accept4).
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
+/// Names the calling thread for the kernel (at most 15 bytes; a longer name is refused with ERANGE).
+static inline int clinux_name_this_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
 static inline int clinux_event_fd(const struct epoll_event *events, int index) { return events[index].data.fd; }
 static inline unsigned int clinux_event_bits(const struct epoll_event *events, int index) {
