@@ -272,8 +272,6 @@ public struct HTTPRequestParser: Sendable {
         }
     }
 
-    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
-    /// bytes or more (with its CRLF) throws the kind's error, checked before the whole line has arrived.
     /// Moves up to `remaining` buffered bytes into the body; returns how many are still to come.
     private mutating func takeBody(_ remaining: Int) -> Int {
         let available = min(remaining, buffer.count - position)
@@ -282,6 +280,8 @@ public struct HTTPRequestParser: Sendable {
         return remaining - available
     }
 
+    /// The next line's content without its CRLF, consumed; nil if no LF has arrived yet. A line of `bytesMax`
+    /// bytes or more (with its CRLF) throws the kind's error, checked before the whole line has arrived.
     private mutating func takeLine(bytesMax: Int, kind: LineKind) throws(HTTPParseError) -> Range<Int>? {
         let position = self.position
         // An empty line (the end of a header block) is the CRLF itself: no search needed.
