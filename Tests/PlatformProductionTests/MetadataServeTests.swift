@@ -174,6 +174,36 @@ let classifierVersion = #"""
         #expect(grace.errorField == "graceSeconds", "\(grace.text)")
     }
 
+    @Test func aKeyCreatedWithItsOwnLimitIsHeldToIt() throws {
+        let platform = try startEmbedded()
+        defer { platform.stop(drain: .zero) }
+        let metadata = try TestHTTPClient(port: platform.metadataPort)
+        let created = try metadata.call(
+            "POST", "/v1/admin/keys", body: #"{"name": "trickle", "scopes": ["infer"], "requestsPerMinute": 1}"#)
+        #expect(created.status == 201, "\(created.text)")
+        let credential = try #require(created.string("credential"))
+
+        // One a minute: the first call goes, the next (on another connection, so possibly another reactor) is
+        // refused with the time until the key's token is back.
+        var statuses: [Int] = []
+        var retryAfter: [String] = []
+        for _ in 0..<2 {
+            let gateway = try TestHTTPClient(port: platform.gatewayPort)
+            gateway.request("POST", "/v1/infer", headers: [("Authorization", "Bearer \(credential)")], body: seedBody)
+            let response = try #require(try gateway.response())
+            statuses.append(response.status)
+            retryAfter += response.headers.filter { $0.name.lowercased() == "retry-after" }.map(\.value)
+        }
+        #expect(statuses == [200, 429])
+        #expect(retryAfter.count == 1 && (Int(retryAfter[0]) ?? 0) >= 59, "\(retryAfter)")
+
+        // The tenant's bucket is untouched: its other credentials still infer.
+        let gateway = try TestHTTPClient(port: platform.gatewayPort)
+        gateway.request("POST", "/v1/infer", headers: demo, body: seedBody)
+        let response = try #require(try gateway.response())
+        #expect(response.status == 200, "\(response.text)")
+    }
+
     @Test func aCreatedKeyInfersAtOnceAndStopsWhenRevoked() throws {
         let platform = try startEmbedded()
         defer { platform.stop(drain: .zero) }

@@ -76,7 +76,7 @@ public final class BatchService: HTTPService, ReactorTimerTarget {
         let credential = GatewayService.credential(of: request)
         let tenant: Int
         switch authenticator.authorize(credential, scope: .batch, now: BatchClock.now()) {
-        case .allowed(let index): tenant = index
+        case .allowed(let index, _): tenant = index
         case .refused(let kind): return fail(kind, HTTPAnswers.message(for: kind))
         }
         guard purpose != .submit else {

@@ -459,7 +459,7 @@ public final class GatewayService: HTTPService, NodeHostDelegate {
 
     /// The tenant a credential speaks for (for the rate-limited series), or "unknown".
     func tenant(of credential: String) -> String {
-        if case .allowed(let index) = authenticator.authorize(credential, scope: .infer, now: Reactor.now()),
+        if case .allowed(let index, _) = authenticator.authorize(credential, scope: .infer, now: Reactor.now()),
             index < keyNames.count
         {
             return keyNames[index]

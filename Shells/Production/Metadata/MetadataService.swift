@@ -144,7 +144,7 @@ public final class MetadataService: HTTPService {
     func tenant(_ request: HTTPRequest, scope: Scopes, _ call: Call) -> Int? {
         let credential = GatewayService.credential(of: request)
         switch authenticator.authorize(credential, scope: scope, now: Reactor.now()) {
-        case .allowed(let tenant): return tenant
+        case .allowed(let tenant, _): return tenant
         case .refused(let kind):
             if kind == .forbidden {
                 let needed = scope.names.joined(separator: ", ")

@@ -33,6 +33,19 @@ public struct RateLimiter: Sendable {
 
         /// The defaults: 100 requests per minute, a burst of 20, 100 000 keys.
         public init() {}
+
+        /// The burst of `key`'s bucket: its override's, else the default.
+        public func burst(of key: String) -> Int64 {
+            overrides.first(where: { $0.key == key })?.burst ?? defaultBurst
+        }
+
+        /// The bucket of a stored key with its own limit, under these (full, not shared) limits: the key's rate,
+        /// and its tenant's burst, at most one minute of the key's rate.
+        public func bucket(for limit: KeyLimit, tenant: String) -> Override {
+            Override(
+                key: limit.keyID, rate: TokenBucket.Rate(requests: limit.requestsPerMinute, per: .minutes(1)),
+                burst: min(burst(of: tenant), limit.requestsPerMinute))
+        }
     }
 
     /// One tracked key, linked into the recency list by slot index (`none` ends the list).
@@ -88,6 +101,21 @@ public struct RateLimiter: Sendable {
     /// set to the key's slot: while the key keeps its slot, the lookup by hash is skipped. Keys are unique among
     /// the slots, so a slot holding `key` is the one the lookup would find.
     public mutating func admit(key: String, hint: inout Int, now: Instant, cost: Int64 = 1) -> TokenBucket.Decision {
+        admit(key: key, hint: &hint, now: now, cost: cost, fresh: nil)
+    }
+
+    /// Takes `cost` tokens from the bucket of `limit.key`, made (full) on first sight with `limit`'s rate and burst
+    /// instead of the configuration's: for keys whose limit travels with the call (a stored key's own limit). A
+    /// key's limit is fixed for its lifetime, so a bucket made earlier has the same one.
+    public mutating func admit(_ limit: Override, now: Instant, cost: Int64 = 1) -> TokenBucket.Decision {
+        precondition(limit.burst >= 1, "the bucket of \(limit.key) has a burst below one token")
+        var hint = RateLimiter.none
+        return admit(key: limit.key, hint: &hint, now: now, cost: cost, fresh: limit)
+    }
+
+    mutating func admit(key: String, hint: inout Int, now: Instant, cost: Int64, fresh: Override?)
+        -> TokenBucket.Decision
+    {
         if hint >= 0 && hint < slots.count && slots[hint].key == key {
             return take(slot: hint, now: now, cost: cost)
         }
@@ -96,7 +124,8 @@ public struct RateLimiter: Sendable {
             return take(slot: index, now: now, cost: cost)
         }
         if slots.count >= configuration.keysMax { makeRoom(now: now) }
-        var bucket = freshBucket(key: key, now: now)
+        var bucket =
+            fresh.map { TokenBucket(rate: $0.rate, burst: $0.burst, now: now) } ?? freshBucket(key: key, now: now)
         let decision = bucket.take(now: now, cost: cost)
         earliestFullAt = min(earliestFullAt, bucket.fullAt)
         let index = slots.count

@@ -45,18 +45,37 @@ public struct SharedLimitSettings: Sendable, Equatable {
     }
 }
 
+/// A stored API key's own rate limit: the key draws from a bucket of its own at this rate (with its tenant's
+/// burst, at most a minute's worth), instead of from its tenant's bucket.
+public struct KeyLimit: Sendable, Hashable {
+    /// The key's id, which names its bucket among the keys with their own limit.
+    public var keyID: String
+    /// The key's sustained rate.
+    public var requestsPerMinute: Int64
+
+    public init(keyID: String, requestsPerMinute: Int64) {
+        precondition(requestsPerMinute >= 1, "a key's own limit admits at least one request per minute")
+        self.keyID = keyID
+        self.requestsPerMinute = requestsPerMinute
+    }
+}
+
 /// A gateway asks the store for `cost` tokens of key `keyIndex`'s bucket on behalf of request `id`. The key is
 /// named by its index in the gateway's key list (the shell names the store's bucket after the key), so the
-/// gateway's actions stay plain values.
+/// gateway's actions stay plain values. A stored key with its own limit is checked against that limit instead
+/// (`ownLimit`), in a bucket of its own.
 public struct LimitCheck: Sendable, Hashable {
     public var id: RequestID
     public var keyIndex: Int
     public var cost: Int64
+    /// The stored key's own limit, when the request's credential has one.
+    public var ownLimit: KeyLimit?
 
-    public init(id: RequestID, keyIndex: Int, cost: Int64 = 1) {
+    public init(id: RequestID, keyIndex: Int, cost: Int64 = 1, ownLimit: KeyLimit? = nil) {
         self.id = id
         self.keyIndex = keyIndex
         self.cost = cost
+        self.ownLimit = ownLimit
     }
 }
 
@@ -83,13 +102,17 @@ public struct LimitAnswer: Sendable, Hashable {
 /// store runs exactly this; production's script mirrors it.
 public struct LimiterStoreModel: Sendable {
     var limiter: RateLimiter
+    /// The buckets of stored keys with their own limit, apart from the tenants' so no key id can name a tenant's.
+    var ownLimiter: RateLimiter
 
     /// A store holding buckets under `limits` (the full limits, not a gateway's share).
     public init(limits: RateLimiter.Configuration) {
         limiter = RateLimiter(configuration: limits)
+        ownLimiter = RateLimiter(configuration: limits)
     }
 
-    /// Takes the check's tokens from the bucket of `key` (the name of the check's key) at the store's `now`.
+    /// Takes the check's tokens from the bucket of `key` (the name of the check's key) at the store's `now`, or
+    /// from the stored key's own bucket when the check carries its own limit (`key` then gives the tenant's burst).
     public mutating func take(_ check: LimitCheck, key: String, now: Instant) -> LimitDecision {
         var hint = RateLimiter.none
         return take(check, key: key, hint: &hint, now: now)
@@ -97,9 +120,15 @@ public struct LimiterStoreModel: Sendable {
 
     /// `take(_:key:now:)`, with `hint` the caller's memory of the key's bucket (see `RateLimiter.admit(key:hint:)`).
     public mutating func take(_ check: LimitCheck, key: String, hint: inout Int, now: Instant) -> LimitDecision {
-        switch limiter.admit(key: key, hint: &hint, now: now, cost: check.cost) {
-        case .granted: .granted
-        case .denied(let retryAfter): .denied(retryAfter: retryAfter)
+        let decision: TokenBucket.Decision =
+            if let own = check.ownLimit {
+                ownLimiter.admit(limiter.configuration.bucket(for: own, tenant: key), now: now, cost: check.cost)
+            } else {
+                limiter.admit(key: key, hint: &hint, now: now, cost: check.cost)
+            }
+        switch decision {
+        case .granted: return .granted
+        case .denied(let retryAfter): return .denied(retryAfter: retryAfter)
         }
     }
 }

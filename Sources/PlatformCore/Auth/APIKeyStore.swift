@@ -49,11 +49,14 @@ public struct Principal: Sendable, Hashable {
     public var scopes: Scopes
     /// The API key's id, or the token's subject; for logs and limits, never a secret.
     public var subject: String
+    /// A stored key's own rate limit, when it has one (else the tenant's bucket applies).
+    public var requestsPerMinute: Int64?
 
-    public init(tenant: Int, scopes: Scopes, subject: String) {
+    public init(tenant: Int, scopes: Scopes, subject: String, requestsPerMinute: Int64? = nil) {
         self.tenant = tenant
         self.scopes = scopes
         self.subject = subject
+        self.requestsPerMinute = requestsPerMinute
     }
 }
 
@@ -251,7 +254,10 @@ public struct APIKeyStore: Sendable {
         guard matches else { return .refused(.wrongSecret) }
         if record.view.revokedAt.map({ $0 <= now }) ?? false { return .refused(.revoked) }
         if APIKeyStore.isExpired(record.view, now: now) { return .refused(.expired) }
-        return .valid(Principal(tenant: record.view.tenant, scopes: record.view.scopes, subject: keyID))
+        return .valid(
+            Principal(
+                tenant: record.view.tenant, scopes: record.view.scopes, subject: keyID,
+                requestsPerMinute: record.view.requestsPerMinute))
     }
 
     /// The key's public view, without a tenant check: for oracles, tests and the gateway's limit lookup.

@@ -94,7 +94,11 @@ public struct Authenticator: Sendable {
             guard case .valid(let principal) = apiKeys.authenticate(credential, now: now, digest: secretDigest),
                 principal.tenant >= 0, principal.tenant < keys.count
             else { return .refused(.unauthorized) }
-            return principal.scopes.contains(scope) ? .allowed(keyIndex: principal.tenant) : .refused(.forbidden)
+            guard principal.scopes.contains(scope) else { return .refused(.forbidden) }
+            let ownLimit = principal.requestsPerMinute.map {
+                KeyLimit(keyID: principal.subject, requestsPerMinute: $0)
+            }
+            return .allowed(keyIndex: principal.tenant, ownLimit: ownLimit)
         }
         if checksTokens, Authenticator.looksLikeToken(credential), let bearer {
             guard case .accepted(let principal) = bearer.authenticate(bearer: credential, now: now),

@@ -196,7 +196,7 @@ public struct JobFrontend: Sendable {
         -> Int?
     {
         switch authenticator.authorize(credential, scope: .batch, now: now) {
-        case .allowed(let tenant): return tenant
+        case .allowed(let tenant, _): return tenant
         case .refused(let kind):
             actions.append(.respond(request, .failed(kind, retryAfter: .zero)))
             return nil

@@ -5,8 +5,9 @@
 public struct APIKeyTable: Sendable {
     /// The result of checking a credential.
     public enum Authorization: Sendable, Equatable {
-        /// A known key allowed to call inference, by index in the key list (the tenant).
-        case allowed(keyIndex: Int)
+        /// A known key allowed to call inference, by index in the key list (the tenant); a stored key with a
+        /// rate limit of its own carries it, and is limited by it instead of by the tenant's bucket.
+        case allowed(keyIndex: Int, ownLimit: KeyLimit? = nil)
         /// Unknown credential (401) or a key without the infer scope (403).
         case refused(ErrorKind)
     }

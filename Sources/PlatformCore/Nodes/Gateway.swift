@@ -89,6 +89,7 @@ public struct Gateway: Sendable {
     struct AwaitingLimit {
         var route: RouteRequest
         var keyIndex: Int
+        var ownLimit: KeyLimit?
         var deadline: Instant
         var probe: Bool
         var sentAt: Instant
@@ -100,6 +101,8 @@ public struct Gateway: Sendable {
 
     public let configuration: Configuration
     var limiter: RateLimiter
+    /// The buckets of stored keys with a limit of their own (this gateway's share of it), apart from the tenants'.
+    var ownLimiter: RateLimiter
     /// Per key index, the limiter slot its bucket was last found in (see `RateLimiter.admit(key:hint:)`).
     var limiterHints: [Int]
     var authenticator: Authenticator
@@ -116,6 +119,7 @@ public struct Gateway: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         limiter = RateLimiter(configuration: Gateway.share(configuration.rateLimits, of: configuration.gatewayCount))
+        ownLimiter = RateLimiter(configuration: configuration.rateLimits)
         limiterHints = Array(repeating: RateLimiter.none, count: configuration.keys.count)
         authenticator = Authenticator(keys: configuration.keys, sources: configuration.credentials)
         random = SeededRandom(seed: configuration.seed, stream: 0x6A7E)
@@ -142,12 +146,17 @@ public struct Gateway: Sendable {
         shared.defaultRate = TokenBucket.Rate(
             requests: limits.defaultRate.requests, per: limits.defaultRate.period * divisor)
         shared.defaultBurst = max(1, limits.defaultBurst / divisor)
-        shared.overrides = limits.overrides.map {
-            RateLimiter.Override(
-                key: $0.key, rate: TokenBucket.Rate(requests: $0.rate.requests, per: $0.rate.period * divisor),
-                burst: max(1, $0.burst / divisor))
-        }
+        shared.overrides = limits.overrides.map { share($0, of: count) }
         return shared
+    }
+
+    /// One gateway's share of one bucket's limit.
+    static func share(_ limit: RateLimiter.Override, of count: Int) -> RateLimiter.Override {
+        guard count > 1 else { return limit }
+        let divisor = Int64(count)
+        return RateLimiter.Override(
+            key: limit.key, rate: TokenBucket.Rate(requests: limit.rate.requests, per: limit.rate.period * divisor),
+            burst: max(1, limit.burst / divisor))
     }
 
     /// A fresh request id for a request the shell parsed (unique across gateways).
@@ -189,8 +198,11 @@ public struct Gateway: Sendable {
 
     mutating func accept(_ request: InferenceRequest, now: Instant, into actions: inout [Action]) {
         let keyIndex: Int
+        let ownLimit: KeyLimit?
         switch authenticator.authorizeRemembering(request.credential, scope: .infer, now: now) {
-        case .allowed(let index): keyIndex = index
+        case .allowed(let index, let limit):
+            keyIndex = index
+            ownLimit = limit
         case .refused(let kind): return reject(request.id, kind, into: &actions)
         }
         if let problem = validate(request) { return reject(request.id, problem, into: &actions) }
@@ -207,15 +219,18 @@ public struct Gateway: Sendable {
             inputElements: request.inputElements, budget: timeout - configuration.replyMargin)
         guard let settings = sharedLimits, !configuration.sabotage.contains(.noRateLimit)
         else {
-            return limitLocally(route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+            return limitLocally(
+                route, keyIndex: keyIndex, ownLimit: ownLimit, deadline: deadline, now: now, into: &actions)
         }
         switch limiterBreaker.callStarting(now: now) {
         case .reject:
-            applyPolicy(settings.policy, route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+            applyPolicy(
+                settings.policy, route, keyIndex: keyIndex, ownLimit: ownLimit, deadline: deadline, now: now,
+                into: &actions)
         case .admit(let probe):
             awaitingLimit[request.id.value] = AwaitingLimit(
-                route: route, keyIndex: keyIndex, deadline: deadline, probe: probe, sentAt: now)
-            actions.append(.checkLimit(LimitCheck(id: request.id, keyIndex: keyIndex)))
+                route: route, keyIndex: keyIndex, ownLimit: ownLimit, deadline: deadline, probe: probe, sentAt: now)
+            actions.append(.checkLimit(LimitCheck(id: request.id, keyIndex: keyIndex, ownLimit: ownLimit)))
             actions.append(
                 .setTimer(
                     TimerID(request.id.value | Gateway.limiterTimerBit), at: min(now + settings.timeout, deadline)))
@@ -224,16 +239,25 @@ public struct Gateway: Sendable {
 
     /// Local mode, and fail-open's fallback: the gateway's own share of the key's limit decides.
     mutating func limitLocally(
-        _ route: RouteRequest, keyIndex: Int, deadline: Instant, now: Instant, into actions: inout [Action]
+        _ route: RouteRequest, keyIndex: Int, ownLimit: KeyLimit?, deadline: Instant, now: Instant,
+        into actions: inout [Action]
     ) {
         if !configuration.sabotage.contains(.noRateLimit) {
-            if case .denied(let retryAfter) = limiter.admit(
-                key: configuration.keys[keyIndex].name, hint: &limiterHints[keyIndex], now: now)
-            {
+            if case .denied(let retryAfter) = takeLocally(keyIndex: keyIndex, ownLimit: ownLimit, now: now) {
                 return rateLimited(route.id, retryAfter: retryAfter, into: &actions)
             }
         }
         admit(route, keyIndex: keyIndex, deadline: deadline, into: &actions)
+    }
+
+    /// A token from this gateway's share of the bucket the request draws from: the stored key's own, or the
+    /// tenant's.
+    mutating func takeLocally(keyIndex: Int, ownLimit: KeyLimit?, now: Instant) -> TokenBucket.Decision {
+        guard let ownLimit else {
+            return limiter.admit(key: configuration.keys[keyIndex].name, hint: &limiterHints[keyIndex], now: now)
+        }
+        let bucket = configuration.rateLimits.bucket(for: ownLimit, tenant: configuration.keys[keyIndex].name)
+        return ownLimiter.admit(Gateway.share(bucket, of: configuration.gatewayCount), now: now)
     }
 
     mutating func limiterAnswered(_ answer: LimitAnswer, now: Instant, into actions: inout [Action]) {
@@ -244,8 +268,7 @@ public struct Gateway: Sendable {
         case .granted:
             limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
             // The local bucket is charged too, so a fail-open fallback starts from this gateway's real usage.
-            _ = limiter.admit(
-                key: configuration.keys[waiting.keyIndex].name, hint: &limiterHints[waiting.keyIndex], now: now)
+            _ = takeLocally(keyIndex: waiting.keyIndex, ownLimit: waiting.ownLimit, now: now)
             admit(waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, into: &actions)
         case .denied(let retryAfter):
             limiterBreaker.callFinished(.success(latency: now - waiting.sentAt), probe: waiting.probe, now: now)
@@ -253,8 +276,8 @@ public struct Gateway: Sendable {
         case .unavailable:
             limiterBreaker.callFinished(.failure, probe: waiting.probe, now: now)
             applyPolicy(
-                settings.policy, waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, now: now,
-                into: &actions)
+                settings.policy, waiting.route, keyIndex: waiting.keyIndex, ownLimit: waiting.ownLimit,
+                deadline: waiting.deadline, now: now, into: &actions)
         }
     }
 
@@ -264,14 +287,14 @@ public struct Gateway: Sendable {
         else { return }
         limiterBreaker.callFinished(.failure, probe: waiting.probe, now: now)
         applyPolicy(
-            settings.policy, waiting.route, keyIndex: waiting.keyIndex, deadline: waiting.deadline, now: now,
-            into: &actions)
+            settings.policy, waiting.route, keyIndex: waiting.keyIndex, ownLimit: waiting.ownLimit,
+            deadline: waiting.deadline, now: now, into: &actions)
     }
 
     /// The store could not answer: the configured policy decides.
     mutating func applyPolicy(
-        _ policy: LimiterPolicy, _ route: RouteRequest, keyIndex: Int, deadline: Instant, now: Instant,
-        into actions: inout [Action]
+        _ policy: LimiterPolicy, _ route: RouteRequest, keyIndex: Int, ownLimit: KeyLimit?, deadline: Instant,
+        now: Instant, into actions: inout [Action]
     ) {
         actions.append(.observe(.limiterUnavailable(route.id, policy)))
         var applied = policy
@@ -279,7 +302,8 @@ public struct Gateway: Sendable {
             applied = policy == .failOpen ? .failClosed : .failOpen
         }
         switch applied {
-        case .failOpen: limitLocally(route, keyIndex: keyIndex, deadline: deadline, now: now, into: &actions)
+        case .failOpen:
+            limitLocally(route, keyIndex: keyIndex, ownLimit: ownLimit, deadline: deadline, now: now, into: &actions)
         case .failClosed: reject(route.id, .unavailable, into: &actions)
         }
     }
