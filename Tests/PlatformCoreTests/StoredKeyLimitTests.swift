@@ -160,6 +160,21 @@ private struct PlainDigest: SecretDigest {
         #expect(unavailable(2, at: ms(1)) == .failed(.rateLimited, retryAfter: .milliseconds(59_999)))
     }
 
+    @Test func aLimitHoldsItsKeyIDAsPlainWords() throws {
+        for id in [
+            "abcdefgh", "m2x8c4v6b1n9", "abcdefghijklmnop", "abcdefghijklmnopq", String(repeating: "z9", count: 16),
+        ] {
+            let limit = try #require(KeyLimit(keyID: id, requestsPerMinute: 7))
+            #expect(limit.keyID == id && limit.requestsPerMinute == 7)
+        }
+        #expect(KeyLimit(keyID: "abcdefgh", requestsPerMinute: 7) != KeyLimit(keyID: "abcdefgi", requestsPerMinute: 7))
+        #expect(KeyLimit(keyID: String(repeating: "a", count: 33), requestsPerMinute: 1) == nil)
+        #expect(KeyLimit(keyID: "", requestsPerMinute: 1) == nil)
+        #expect(KeyLimit(keyID: "abc\u{0}defg", requestsPerMinute: 1) == nil)
+        #expect(KeyLimit(keyID: "abcdefgh", requestsPerMinute: 0) == nil)
+        #expect(_isPOD(KeyLimit.self))
+    }
+
     @Test func aChecksOwnLimitReachesTheActionDigest() {
         func digest(_ check: LimitCheck) -> UInt64 {
             var digest = ActionDigest()

@@ -46,17 +46,48 @@ public struct SharedLimitSettings: Sendable, Equatable {
 }
 
 /// A stored API key's own rate limit: the key draws from a bucket of its own at this rate (with its tenant's
-/// burst, at most a minute's worth), instead of from its tenant's bucket.
+/// burst, at most a minute's worth), instead of from its tenant's bucket. A plain value (the key id's bytes are
+/// held in four words), so the authorization, the limiter check and the wait for it copy it without reference
+/// counting on every request.
 public struct KeyLimit: Sendable, Hashable {
-    /// The key's id, which names its bucket among the keys with their own limit.
-    public var keyID: String
+    /// The key id's UTF-8 bytes, eight to a word from the first (little-endian), zero-padded.
+    let id0: UInt64
+    let id1: UInt64
+    let id2: UInt64
+    let id3: UInt64
     /// The key's sustained rate.
-    public var requestsPerMinute: Int64
+    public let requestsPerMinute: Int64
 
-    public init(keyID: String, requestsPerMinute: Int64) {
-        precondition(requestsPerMinute >= 1, "a key's own limit admits at least one request per minute")
-        self.keyID = keyID
+    /// The longest key id a limit holds (the key store's ids are 8 to 32 of `[a-z0-9]`).
+    public static let keyIDBytesMax = 32
+
+    /// The limit of key `keyID`; nil when the id is empty, longer than `keyIDBytesMax` bytes or holds a zero byte,
+    /// or the rate is below one a minute.
+    public init?(keyID: String, requestsPerMinute: Int64) {
+        let bytes = Array(keyID.utf8)
+        guard !bytes.isEmpty, bytes.count <= KeyLimit.keyIDBytesMax, !bytes.contains(0), requestsPerMinute >= 1
+        else { return nil }
+        var words: [UInt64] = [0, 0, 0, 0]
+        for (index, byte) in bytes.enumerated() { words[index / 8] |= UInt64(byte) << (8 * UInt64(index % 8)) }
+        id0 = words[0]
+        id1 = words[1]
+        id2 = words[2]
+        id3 = words[3]
         self.requestsPerMinute = requestsPerMinute
+    }
+
+    /// The key's id, which names its bucket among the keys with their own limit.
+    public var keyID: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(KeyLimit.keyIDBytesMax)
+        for word in [id0, id1, id2, id3] {
+            for shift in stride(from: UInt64(0), to: 64, by: 8) {
+                let byte = UInt8(truncatingIfNeeded: word >> shift)
+                if byte == 0 { return String(decoding: bytes, as: UTF8.self) }
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

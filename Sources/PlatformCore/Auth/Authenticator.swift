@@ -95,7 +95,8 @@ public struct Authenticator: Sendable {
                 principal.tenant >= 0, principal.tenant < keys.count
             else { return .refused(.unauthorized) }
             guard principal.scopes.contains(scope) else { return .refused(.forbidden) }
-            let ownLimit = principal.requestsPerMinute.map {
+            // An authenticated key's id is 8 to 32 of `[a-z0-9]` and its rate at least one, so the limit is made.
+            let ownLimit = principal.requestsPerMinute.flatMap {
                 KeyLimit(keyID: principal.subject, requestsPerMinute: $0)
             }
             return .allowed(keyIndex: principal.tenant, ownLimit: ownLimit)

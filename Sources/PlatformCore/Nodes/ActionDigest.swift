@@ -1,8 +1,7 @@
 // A running, process-independent digest of what the gateway, router and orchestrator of one host decided: every
 // action of every input, in order. A recorded run stores it after each input and a replay recomputes it, so two
-// runs agree exactly when every machine asked for the same things in the same order. It hashes integers (ids,
-// enum codes and nanoseconds) and a stored key's id as bytes, with its own fixed mixing, never Swift's
-// per-process seeded `Hasher`.
+// runs agree exactly when every machine asked for the same things in the same order. It hashes integers only (ids,
+// enum codes and nanoseconds) with its own fixed mixing, never Swift's per-process seeded `Hasher`.
 //
 // The fold runs on a reactor thread for every input a recording host handles, so a word costs one multiply: each
 // step `state = (state ^ word) * K`, then `state ^= state >> 29`, is a bijection of the state for a fixed word and
@@ -38,7 +37,10 @@ public struct ActionDigest: Sendable, Hashable {
                 // Only a check carrying a key's own limit hashes it, so every other check digests as before.
                 if let own = check.ownLimit {
                     hasher.combine(1)
-                    hasher.combine(own.keyID)
+                    hasher.combine(own.id0)
+                    hasher.combine(own.id1)
+                    hasher.combine(own.id2)
+                    hasher.combine(own.id3)
                     hasher.combine(own.requestsPerMinute)
                 }
             case .setTimer(let timer, let at): combine(timer: timer, at: at)
@@ -207,24 +209,6 @@ struct DigestState: Sendable, Hashable {
     }
     @inline(__always) mutating func combine(_ value: Int) { combine(UInt64(bitPattern: Int64(value))) }
     @inline(__always) mutating func combine(_ value: Int64) { combine(UInt64(bitPattern: value)) }
-
-    /// A string as its length in bytes, then its UTF-8 bytes eight to a word (little-endian, the last word padded
-    /// with zeros).
-    mutating func combine(_ text: String) {
-        combine(text.utf8.count)
-        var word: UInt64 = 0
-        var filled: UInt64 = 0
-        for byte in text.utf8 {
-            word |= UInt64(byte) << (8 * filled)
-            filled += 1
-            if filled == 8 {
-                combine(word)
-                word = 0
-                filled = 0
-            }
-        }
-        if filled > 0 { combine(word) }
-    }
 
     @inline(__always) var value: UInt64 { StableHasher.mix(state ^ 0xA076_1D64_78BD_642F) }
 }
