@@ -33,19 +33,6 @@ public struct RateLimiter: Sendable {
 
         /// The defaults: 100 requests per minute, a burst of 20, 100 000 keys.
         public init() {}
-
-        /// The burst of `key`'s bucket: its override's, else the default.
-        public func burst(of key: String) -> Int64 {
-            overrides.first(where: { $0.key == key })?.burst ?? defaultBurst
-        }
-
-        /// The bucket of a stored key with its own limit, under these (full, not shared) limits: the key's rate,
-        /// and its tenant's burst, at most one minute of the key's rate.
-        public func bucket(for limit: KeyLimit, tenant: String) -> Override {
-            Override(
-                key: limit.keyID, rate: TokenBucket.Rate(requests: limit.requestsPerMinute, per: .minutes(1)),
-                burst: min(burst(of: tenant), limit.requestsPerMinute))
-        }
     }
 
     /// One tracked key, linked into the recency list by slot index (`none` ends the list).
@@ -90,6 +77,19 @@ public struct RateLimiter: Sendable {
 
     /// True when `key` has a bucket right now (it was seen and not evicted).
     public func isTracking(key: String) -> Bool { slotByKey[key] != nil }
+
+    /// The burst of `key`'s bucket under this limiter's configuration: its override's, else the default.
+    public func burst(of key: String) -> Int64 {
+        overrideByKey[key].map { configuration.overrides[$0].burst } ?? configuration.defaultBurst
+    }
+
+    /// The bucket of a stored key with its own limit, under this limiter's configuration: the key's rate, and its
+    /// tenant's burst, at most one minute of the key's rate.
+    public func bucket(for limit: KeyLimit, tenant: String) -> Override {
+        Override(
+            key: limit.keyID, rate: TokenBucket.Rate(requests: limit.requestsPerMinute, per: .minutes(1)),
+            burst: min(burst(of: tenant), limit.requestsPerMinute))
+    }
 
     /// Takes `cost` tokens from `key`'s bucket, creating it (full) on first sight.
     public mutating func admit(key: String, now: Instant, cost: Int64 = 1) -> TokenBucket.Decision {

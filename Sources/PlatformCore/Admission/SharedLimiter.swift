@@ -64,30 +64,39 @@ public struct KeyLimit: Sendable, Hashable {
     /// The limit of key `keyID`; nil when the id is empty, longer than `keyIDBytesMax` bytes or holds a zero byte,
     /// or the rate is below one a minute.
     public init?(keyID: String, requestsPerMinute: Int64) {
-        let bytes = Array(keyID.utf8)
-        guard !bytes.isEmpty, bytes.count <= KeyLimit.keyIDBytesMax, !bytes.contains(0), requestsPerMinute >= 1
-        else { return nil }
-        var words: [UInt64] = [0, 0, 0, 0]
-        for (index, byte) in bytes.enumerated() { words[index / 8] |= UInt64(byte) << (8 * UInt64(index % 8)) }
-        id0 = words[0]
-        id1 = words[1]
-        id2 = words[2]
-        id3 = words[3]
+        guard requestsPerMinute >= 1 else { return nil }
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var count = 0
+        for byte in keyID.utf8 {
+            guard byte != 0, count < KeyLimit.keyIDBytesMax else { return nil }
+            let bits = UInt64(byte) << (8 * UInt64(count % 8))
+            switch count / 8 {
+            case 0: words.0 |= bits
+            case 1: words.1 |= bits
+            case 2: words.2 |= bits
+            default: words.3 |= bits
+            }
+            count += 1
+        }
+        guard count > 0 else { return nil }
+        (id0, id1, id2, id3) = words
         self.requestsPerMinute = requestsPerMinute
     }
 
     /// The key's id, which names its bucket among the keys with their own limit.
     public var keyID: String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(KeyLimit.keyIDBytesMax)
-        for word in [id0, id1, id2, id3] {
-            for shift in stride(from: UInt64(0), to: 64, by: 8) {
-                let byte = UInt8(truncatingIfNeeded: word >> shift)
-                if byte == 0 { return String(decoding: bytes, as: UTF8.self) }
-                bytes.append(byte)
+        String(unsafeUninitializedCapacity: KeyLimit.keyIDBytesMax) { buffer in
+            var count = 0
+            for word in [id0, id1, id2, id3] {
+                for shift in stride(from: UInt64(0), to: 64, by: 8) {
+                    let byte = UInt8(truncatingIfNeeded: word >> shift)
+                    if byte == 0 { return count }
+                    buffer[count] = byte
+                    count += 1
+                }
             }
+            return count
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -153,7 +162,7 @@ public struct LimiterStoreModel: Sendable {
     public mutating func take(_ check: LimitCheck, key: String, hint: inout Int, now: Instant) -> LimitDecision {
         let decision: TokenBucket.Decision =
             if let own = check.ownLimit {
-                ownLimiter.admit(limiter.configuration.bucket(for: own, tenant: key), now: now, cost: check.cost)
+                ownLimiter.admit(limiter.bucket(for: own, tenant: key), now: now, cost: check.cost)
             } else {
                 limiter.admit(key: key, hint: &hint, now: now, cost: check.cost)
             }

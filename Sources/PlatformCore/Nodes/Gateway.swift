@@ -256,7 +256,8 @@ public struct Gateway: Sendable {
         guard let ownLimit else {
             return limiter.admit(key: configuration.keys[keyIndex].name, hint: &limiterHints[keyIndex], now: now)
         }
-        let bucket = configuration.rateLimits.bucket(for: ownLimit, tenant: configuration.keys[keyIndex].name)
+        // `ownLimiter` holds the full limits, so the bucket is the key's whole limit before this gateway's share.
+        let bucket = ownLimiter.bucket(for: ownLimit, tenant: configuration.keys[keyIndex].name)
         return ownLimiter.admit(Gateway.share(bucket, of: configuration.gatewayCount), now: now)
     }
 
